@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'on', 'off'])
+  .transform((v) => v === 'true' || v === '1' || v === 'on');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  REDIS_URL: z.string().min(1).optional(),
+  DATA_DIR: z.string().default('./.data'),
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  DB_POOL_MAX: z.coerce.number().int().positive().default(10),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_CONNECT_TIMEOUT_S: z.coerce.number().int().positive().default(5),
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
+  REDIS_KEY_PREFIX: z.string().default('nightgraph:'),
+  SEED_DEMO_DATA: flag.default(true),
+  SQL_STATS_IN_EXTENSIONS: flag.optional(),
+  LOADER_BATCHING: flag.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  /** Base URL printed at start-up; defaults to http://localhost:<port>. */
+  publicUrl: string | undefined;
+  database:
+    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectTimeoutS: number }
+    | { kind: 'pglite'; dataDir: string | undefined };
+  redis: { url: string; commandTimeoutMs: number; keyPrefix: string } | undefined;
+  dataDir: string;
+  /** Undefined in embedded mode until `resolveJwtSecret` reads or creates one under dataDir. */
+  jwtSecret: string | undefined;
+  seedDemoData: boolean;
+  /** Return SQL statement counts and time in each response's `extensions`. */
+  sqlStatsInExtensions: boolean;
+  /** Off only to measure the naive per-parent loading the benchmarks compare against. */
+  loaderBatching: boolean;
+  logLevel: string;
+}
+
+/**
+ * Parses the environment once. Nothing else in the program reads `process.env`;
+ * components take the resulting object (or a part of it) as an argument.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
+    throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL,
+    database: e.DATABASE_URL
+      ? {
+          kind: 'postgres',
+          url: e.DATABASE_URL,
+          poolMax: e.DB_POOL_MAX,
+          statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+          connectTimeoutS: e.DB_CONNECT_TIMEOUT_S,
+        }
+      : { kind: 'pglite', dataDir: `${e.DATA_DIR}/pglite` },
+    redis: e.REDIS_URL
+      ? { url: e.REDIS_URL, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, keyPrefix: e.REDIS_KEY_PREFIX }
+      : undefined,
+    dataDir: e.DATA_DIR,
+    jwtSecret: e.JWT_SECRET,
+    seedDemoData: e.SEED_DEMO_DATA,
+    sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
+    loaderBatching: e.LOADER_BATCHING,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  char,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const clubs = pgTable(
+  'clubs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    slug: text('slug').notNull().unique(),
+    name: text('name').notNull(),
+    timezone: text('timezone').notNull(),
+    /** ISO 4217 code every deposit and minimum deposit of the club is kept in. */
+    currency: char('currency', { length: 3 }).notNull().default('EUR'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('clubs_slug_format', sql`${t.slug} ~ '^[a-z0-9]+(-[a-z0-9]+)*$'`),
+    check('clubs_currency_format', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+  ],
+);
+
+/** A bookable table of a club, placed on the club's floor plan (units: plan grid cells). */
+export const tables = pgTable(
+  'tables',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clubId: uuid('club_id')
+      .notNull()
+      .references(() => clubs.id, { onDelete: 'cascade' }),
+    label: text('label').notNull(),
+    capacity: integer('capacity').notNull(),
+    minDepositMinor: integer('min_deposit_minor').notNull().default(0),
+    zone: text('zone'),
+    x: integer('x').notNull(),
+    y: integer('y').notNull(),
+    width: integer('width').notNull(),
+    height: integer('height').notNull(),
+  },
+  (t) => [
+    unique('tables_club_label_key').on(t.clubId, t.label),
+    check('tables_capacity_positive', sql`${t.capacity} > 0`),
+    check('tables_min_deposit_nonnegative', sql`${t.minDepositMinor} >= 0`),
+    check('tables_position_nonnegative', sql`${t.x} >= 0 and ${t.y} >= 0`),
+    check('tables_size_positive', sql`${t.width} > 0 and ${t.height} > 0`),
+  ],
+);
+
+export const nights = pgTable(
+  'nights',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clubId: uuid('club_id')
+      .notNull()
+      .references(() => clubs.id, { onDelete: 'cascade' }),
+    startsAt: timestamp('starts_at', { withTimezone: true, precision: 3 }).notNull(),
+    endsAt: timestamp('ends_at', { withTimezone: true, precision: 3 }).notNull(),
+    /**
+     * Bumped in the same transaction as every change to the night's bookings or table
+     * sessions; the availability snapshot is keyed by it.
+     */
+    availabilityVersion: bigint('availability_version', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    unique('nights_club_starts_at_key').on(t.clubId, t.startsAt),
+    check('nights_ends_after_start', sql`${t.endsAt} > ${t.startsAt}`),
+    index('nights_starts_at_idx').on(t.startsAt),
+  ],
+);
+
+export type Club = typeof clubs.$inferSelect;
+export type Table = typeof tables.$inferSelect;
+export type Night = typeof nights.$inferSelect;

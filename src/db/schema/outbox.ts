@@ -1,0 +1,33 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * Side effects that must not be lost, written in the same transaction as the change that
+ * causes them and delivered by workers that claim rows with FOR UPDATE SKIP LOCKED.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    topic: text('topic').notNull(),
+    /** Lets a producer write the same effect twice and have it delivered once. */
+    dedupKey: text('dedup_key').notNull(),
+    payload: jsonb('payload').notNull(),
+    availableAt: timestamp('available_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    leaseToken: uuid('lease_token'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
+    processedAt: timestamp('processed_at', { withTimezone: true, precision: 3 }),
+    deadAt: timestamp('dead_at', { withTimezone: true, precision: 3 }),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('outbox_dedup_key').on(t.dedupKey),
+    index('outbox_pending_idx')
+      .on(t.availableAt, t.id)
+      .where(sql`${t.processedAt} is null and ${t.deadAt} is null`),
+  ],
+);
+
+export type OutboxRow = typeof outbox.$inferSelect;

@@ -1,0 +1,99 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+
+/** The closed set of `extensions.code` values clients can rely on. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  CONFLICT: 'CONFLICT',
+  HOLD_EXPIRED: 'HOLD_EXPIRED',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * An error meant for the client: its message and code are part of the API.
+ * Anything else thrown while resolving is masked by `formatError`.
+ */
+export class AppError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message, { extensions: { code, ...details } });
+    this.name = 'AppError';
+  }
+  get code(): ErrorCode {
+    return this.extensions.code as ErrorCode;
+  }
+}
+
+export const unauthenticated = (message = 'Sign in: this field needs a valid bearer token') =>
+  new AppError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message: string) => new AppError(ErrorCode.FORBIDDEN, message);
+export const notFound = (what: string, id: string) =>
+  new AppError(ErrorCode.NOT_FOUND, `${what} ${JSON.stringify(id)} does not exist`);
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new AppError(ErrorCode.BAD_USER_INPUT, message, details);
+export const conflict = (message: string, details?: Record<string, unknown>) =>
+  new AppError(ErrorCode.CONFLICT, message, details);
+
+/**
+ * Shapes every error that leaves the server. Errors we raised on purpose keep their
+ * message; GraphQL's own request errors (parse, validation, variable coercion) become
+ * BAD_USER_INPUT; everything else is an internal error whose message is hidden unless
+ * `exposeInternals`. Never throws.
+ */
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  exposeInternals: boolean,
+): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && knownCodes.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+    const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+    return exposeInternals ? formatted : { ...formatted, extensions };
+  }
+  if (code === 'GRAPHQL_PARSE_FAILED' || code === 'GRAPHQL_VALIDATION_FAILED' || code === 'BAD_REQUEST') {
+    return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
+  }
+  if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'OPERATION_RESOLUTION_FAILURE') {
+    return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
+  }
+  if (exposeInternals) {
+    return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  }
+  void error;
+  return {
+    message: 'Internal server error',
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}
+
+/** Postgres unique_violation, as raised by both postgres.js and PGlite. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = findPgError(error);
+  return e?.code === '23505' && (constraint === undefined || e.constraint_name === constraint || e.constraint === constraint);
+}
+
+interface PgErrorLike {
+  code?: string;
+  constraint?: string;
+  constraint_name?: string;
+}
+
+function findPgError(error: unknown): PgErrorLike | undefined {
+  // Drizzle wraps driver errors in DrizzleQueryError with the original as `cause`.
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
+    const candidate = current as PgErrorLike & { cause?: unknown };
+    if (typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)) return candidate;
+    current = candidate.cause;
+  }
+  return undefined;
+}

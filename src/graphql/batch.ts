@@ -1,0 +1,88 @@
+import DataLoader from 'dataloader';
+import { pageKey, type PageRequest } from './pagination.js';
+
+/** Whether loaders coalesce the loads of one tick into one statement (always, but in benchmarks). */
+export interface BatchOptions {
+  batch: boolean;
+}
+
+/**
+ * A loader of one row per key: `fetch` gets every key of a batch and issues one statement;
+ * results come back in key order, null where no row matched.
+ */
+export function rowLoader<K extends string, R>(
+  fetch: (keys: readonly K[]) => Promise<R[]>,
+  keyOf: (row: R) => K,
+  options: BatchOptions,
+): DataLoader<K, R | null> {
+  return new DataLoader<K, R | null>(
+    async (keys) => {
+      const byKey = new Map<K, R>();
+      for (const row of await fetch(keys)) byKey.set(keyOf(row), row);
+      return keys.map((key) => byKey.get(key) ?? null);
+    },
+    { batch: options.batch },
+  );
+}
+
+/** A loader of a list per key (every table of a club, …), `[]` where nothing matched. */
+export function listLoader<K extends string, R>(
+  fetch: (keys: readonly K[]) => Promise<R[]>,
+  keyOf: (row: R) => K,
+  options: BatchOptions,
+): DataLoader<K, R[]> {
+  return new DataLoader<K, R[]>(
+    async (keys) => {
+      const byKey = groupBy(await fetch(keys), keyOf);
+      return keys.map((key) => byKey.get(key) ?? []);
+    },
+    { batch: options.batch },
+  );
+}
+
+export interface PageKey {
+  parentId: string;
+  page: PageRequest;
+}
+
+/**
+ * A loader of one page per parent ("first 5 wishlist items of each streamer"). Keys that
+ * ask for the same page shape share one statement (LATERAL or window), so a nested
+ * connection costs one statement whatever the number of parents.
+ */
+export function pageLoader<R>(
+  fetch: (parentIds: readonly string[], page: PageRequest) => Promise<R[]>,
+  parentOf: (row: R) => string,
+  options: BatchOptions,
+): DataLoader<PageKey, R[], string> {
+  return new DataLoader<PageKey, R[], string>(
+    async (keys) => {
+      const groups = new Map<string, { page: PageRequest; parentIds: string[] }>();
+      for (const { parentId, page } of keys) {
+        const id = pageKey(page);
+        const group = groups.get(id) ?? { page, parentIds: [] };
+        group.parentIds.push(parentId);
+        groups.set(id, group);
+      }
+      const results = new Map<string, Map<string, R[]>>();
+      await Promise.all(
+        [...groups].map(async ([id, group]) => {
+          results.set(id, groupBy(await fetch(group.parentIds, group.page), parentOf));
+        }),
+      );
+      return keys.map(({ parentId, page }) => results.get(pageKey(page))?.get(parentId) ?? []);
+    },
+    { batch: options.batch, cacheKeyFn: ({ parentId, page }) => `${parentId}|${pageKey(page)}` },
+  );
+}
+
+export function groupBy<K, R>(rows: Iterable<R>, keyOf: (row: R) => K): Map<K, R[]> {
+  const groups = new Map<K, R[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const list = groups.get(key);
+    if (list) list.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
+}

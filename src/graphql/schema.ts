@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { GraphQLSchema } from 'graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { bookingResolvers } from '../modules/bookings/resolvers.js';
+import { clubResolvers } from '../modules/clubs/resolvers.js';
+import { sessionResolvers } from '../modules/sessions/resolvers.js';
+import { streamerResolvers } from '../modules/streamers/resolvers.js';
+import { userResolvers } from '../modules/users/resolvers.js';
+import { votingResolvers } from '../modules/voting/resolvers.js';
+
+export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
+
+const moduleResolvers: Resolvers[] = [
+  { DateTime: DateTimeResolver },
+  userResolvers,
+  clubResolvers,
+  bookingResolvers,
+  sessionResolvers,
+  streamerResolvers,
+  votingResolvers,
+];
+
+/** The executable schema: schema.graphql plus every module's resolvers. */
+export function buildSchema(): GraphQLSchema {
+  return makeExecutableSchema({ typeDefs, resolvers: moduleResolvers as never });
+}

@@ -1,0 +1,64 @@
+import { asc, eq, gt } from 'drizzle-orm';
+import { clubs, type Club, type Night, type Table } from '../../db/schema.js';
+import { toConnection, type PageRequest } from '../../graphql/pagination.js';
+import { requireStaffOf } from '../../platform/auth.js';
+import type { Scope } from '../scope.js';
+import type { TableState, TableStateRow } from './loaders.js';
+
+/** Clubs by slug, keyset-paginated on the slug. */
+export async function listClubs(scope: Scope, page: PageRequest) {
+  const [afterSlug] = page.after ?? [];
+  const rows = await scope.db
+    .select()
+    .from(clubs)
+    .where(afterSlug === undefined ? undefined : gt(clubs.slug, String(afterSlug)))
+    .orderBy(asc(clubs.slug))
+    .limit(page.first + 1);
+  for (const row of rows) scope.loaders.clubById.prime(row.id, row);
+  return toConnection(rows, page.first, (c) => [c.slug]);
+}
+
+export async function clubBySlug(scope: Scope, slug: string): Promise<Club | null> {
+  const [row] = await scope.db.select().from(clubs).where(eq(clubs.slug, slug)).limit(1);
+  if (row) scope.loaders.clubById.prime(row.id, row);
+  return row ?? null;
+}
+
+export function nightsOfClub(scope: Scope, club: Club, page: PageRequest) {
+  return scope.loaders.nightsByClub
+    .load({ parentId: club.id, page })
+    .then((rows) => toConnection(rows, page.first, (n) => [n.startsAt.toISOString(), n.id]));
+}
+
+export interface AvailabilitySnapshot {
+  nightId: string;
+  version: number;
+  tables: { table: Table; state: TableState }[];
+}
+
+/** Which tables of a night are free, held, booked or seated, and the version that says so. */
+export async function availabilityOf(scope: Scope, night: Night): Promise<AvailabilitySnapshot> {
+  const rows = await scope.loaders.tableStatesByNight.load(night.id);
+  return {
+    nightId: night.id,
+    version: rows[0]?.version ?? night.availabilityVersion,
+    tables: rows.flatMap((row) => (row.table ? [{ table: row.table, state: row.state }] : [])),
+  };
+}
+
+export type NightTableRow = TableStateRow & { table: Table };
+
+/** The night's tables as staff see them; FORBIDDEN for anyone but staff of its club. */
+export async function nightTables(scope: Scope, night: Night): Promise<NightTableRow[]> {
+  requireStaffOf(scope.viewer, night.clubId, "a night's tables");
+  const rows = await scope.loaders.tableStatesByNight.load(night.id);
+  return rows.filter((row): row is NightTableRow => row.table !== null);
+}
+
+export function nightById(scope: Scope, id: string): Promise<Night | null> {
+  return scope.loaders.nightById.load(id);
+}
+
+export function tablesOfClub(scope: Scope, club: Club): Promise<Table[]> {
+  return scope.loaders.tablesByClub.load(club.id);
+}

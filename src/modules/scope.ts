@@ -1,0 +1,16 @@
+import type { Database } from '../db/client.js';
+import type { User } from '../db/schema.js';
+import type { Viewer } from '../platform/auth.js';
+import type { Loaders } from './loaders.js';
+
+/**
+ * What a service call runs with: the database, who is asking, and this request's loaders.
+ * Built once per request (or per subscription event); services never see GraphQL.
+ */
+export interface Scope {
+  db: Database;
+  viewer: Viewer;
+  loaders: Loaders;
+  /** The signed-in caller's user row, created on a token's first use. UNAUTHENTICATED otherwise. */
+  currentUser(): Promise<User>;
+}

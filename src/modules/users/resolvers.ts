@@ -1,0 +1,14 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { pageRequest } from '../../graphql/pagination.js';
+import { trackedStreamersOf } from '../streamers/service.js';
+import { me } from './service.js';
+
+export const userResolvers: Resolvers = {
+  Query: {
+    me: (_root, _args, ctx) => me(ctx),
+  },
+  User: {
+    roles: (user) => user.roles.map((role) => role.toUpperCase() as Uppercase<typeof role>),
+    trackedStreamers: (user, { first, after }, ctx) => trackedStreamersOf(ctx, user, pageRequest(first, after, 2)),
+  },
+};

@@ -1,0 +1,33 @@
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { users, type User } from '../../db/schema.js';
+import { requirePrincipal, type Role, type Viewer } from '../../platform/auth.js';
+import type { Scope } from '../scope.js';
+
+/** A user as the API shows it: the row plus the roles of the token in use. */
+export type UserModel = User & { roles: Role[] };
+
+/**
+ * The user row of a token's subject, created on first use. One statement when the user
+ * exists; a concurrent first use by the same subject is settled by the unique constraint.
+ */
+export async function ensureUser(db: Database, subject: string): Promise<User> {
+  const [existing] = await db.select().from(users).where(eq(users.subject, subject)).limit(1);
+  if (existing) return existing;
+  const [created] = await db.insert(users).values({ subject }).onConflictDoNothing().returning();
+  if (created) return created;
+  const [raced] = await db.select().from(users).where(eq(users.subject, subject)).limit(1);
+  return raced!;
+}
+
+/** The signed-in caller with their token's roles; UNAUTHENTICATED without a valid token. */
+export async function me(scope: Scope): Promise<UserModel> {
+  const principal = requirePrincipal(scope.viewer);
+  return { ...(await scope.currentUser()), roles: principal.roles };
+}
+
+/** Memoizes `ensureUser` for one request. */
+export function currentUserOnce(db: Database, viewer: Viewer): () => Promise<User> {
+  let pending: Promise<User> | undefined;
+  return () => (pending ??= ensureUser(db, requirePrincipal(viewer).subject));
+}

@@ -1,0 +1,58 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from '@apollo/server/plugin/landingPage/default';
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import { formatError } from '../errors.js';
+import type { Context } from '../graphql/context.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from './metrics.js';
+
+export function createApollo(schema: GraphQLSchema, config: Config, metrics: Metrics, logger: Logger) {
+  const development = config.env !== 'production';
+  return new ApolloServer<Context>({
+    schema,
+    nodeEnv: config.env,
+    introspection: development,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatError(formatted, error, development && config.env !== 'test'),
+    plugins: [
+      development
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
+        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+      requestAccounting(config, metrics, logger),
+    ],
+  });
+}
+
+/**
+ * Counts outcomes, logs unexpected errors (they are masked for the client), and — when
+ * enabled — returns the request's SQL statement count and time in `extensions.sql`.
+ */
+function requestAccounting(config: Config, metrics: Metrics, logger: Logger): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            const code = error.extensions?.code;
+            if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+              logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error while resolving');
+            }
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          metrics.graphqlRequests.inc({ outcome: result.errors?.length ? 'error' : 'ok' });
+          if (config.sqlStatsInExtensions && contextValue?.sqlStats) {
+            const { statements, durationMs } = contextValue.sqlStats;
+            result.extensions = { ...result.extensions, sql: { statements, durationMs: Number(durationMs.toFixed(3)) } };
+          }
+        },
+      };
+    },
+  };
+}

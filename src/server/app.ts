@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { seedDemoData } from '../db/seed.js';
+import type { Context } from '../graphql/context.js';
+import { buildSchema } from '../graphql/schema.js';
+import { createLoaders } from '../modules/loaders.js';
+import { currentUserOnce } from '../modules/users/service.js';
+import { createTokenService, resolveJwtSecret, type TokenService } from '../platform/auth.js';
+import { createMemoryCache, createRedisCache, type Cache } from '../platform/cache.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
+import { connectRedis } from '../platform/redis.js';
+import { createApollo } from './apollo.js';
+import { createGraphQLHandler } from './graphql-http.js';
+import { createMetrics } from './metrics.js';
+
+export interface AppDeps {
+  logger?: Logger;
+}
+
+/** A running server and the parts tests and tools reach into. */
+export interface RunningApp {
+  url: string;
+  port: number;
+  db: Database;
+  dbKind: DatabaseHandle['kind'];
+  tokens: TokenService;
+  pubsub: PubSub;
+  cache: Cache;
+  /** Whether demo data was loaded on this start. */
+  seeded: boolean;
+}
+
+export interface App {
+  /** Opens the database (applying migrations), Redis if configured, and listens. */
+  start(): Promise<RunningApp>;
+  /** Stops accepting requests, drains the ones in flight, then closes Redis and the database. */
+  stop(): Promise<void>;
+}
+
+export function createApp(config: Config, deps: AppDeps = {}): App {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  let httpServer: Server | undefined;
+
+  return {
+    async start() {
+      const metrics = createMetrics();
+      cleanups.push(metrics.close);
+
+      const handle = await openDatabase(config.database);
+      cleanups.push(() => handle.close());
+      await migrate(handle);
+      const { seeded } = config.seedDemoData ? await seedDemoData(handle.db) : { seeded: false };
+
+      const { pubsub, cache, redisClients } = await openSharedState(config, logger);
+      cleanups.push(() => pubsub.close(), ...redisClients.map((r) => () => r.quit()));
+
+      const tokens = createTokenService(
+        resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
+      );
+      const apollo = createApollo(buildSchema(), config, metrics, logger);
+      await apollo.start();
+      cleanups.push(() => apollo.stop());
+
+      const loaderOptions = { batch: config.loaderBatching };
+      const handleGraphQL = createGraphQLHandler({
+        apollo,
+        metrics,
+        viewerFrom: (authorization) => tokens.viewerFrom(authorization),
+        contextFor: (viewer, sqlStats): Context => ({
+          db: handle.db,
+          viewer,
+          loaders: createLoaders(handle.db, loaderOptions),
+          currentUser: currentUserOnce(handle.db, viewer),
+          sqlStats,
+        }),
+      });
+
+      const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+        '/graphql': handleGraphQL,
+        '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
+        '/readyz': async (_req, res) => {
+          try {
+            await handle.ping();
+            await Promise.all(redisClients.map((r) => r.ping()));
+            sendJson(res, 200, { status: 'ready', database: handle.kind, redis: redisClients.length > 0 });
+          } catch (error) {
+            logger.warn({ err: error }, 'readiness check failed');
+            sendJson(res, 503, { status: 'unavailable' });
+          }
+        },
+        '/metrics': async (_req, res) => {
+          res.setHeader('content-type', metrics.registry.contentType);
+          res.end(await metrics.registry.metrics());
+        },
+      };
+
+      httpServer = createServer((req, res) => {
+        const route = routes[new URL(req.url ?? '/', 'http://localhost').pathname];
+        if (!route) return sendJson(res, 404, { error: 'not found' });
+        route(req, res).catch((error: unknown) => {
+          logger.error({ err: error }, 'request failed');
+          if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+          else res.destroy();
+        });
+      });
+      const server = httpServer;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const port = (server.address() as AddressInfo).port;
+      const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
+      logger.info({ url, database: handle.kind, redis: Boolean(config.redis) }, 'nightgraph listening');
+      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, seeded };
+    },
+
+    async stop() {
+      if (httpServer) {
+        const server = httpServer;
+        httpServer = undefined;
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+      }
+      for (const cleanup of cleanups.splice(0).reverse()) {
+        try {
+          await cleanup();
+        } catch (error) {
+          logger.warn({ err: error }, 'error while stopping');
+        }
+      }
+    },
+  };
+}
+
+async function openSharedState(
+  config: Config,
+  logger: Logger,
+): Promise<{ pubsub: PubSub; cache: Cache; redisClients: Redis[] }> {
+  if (!config.redis) return { pubsub: createMemoryPubSub(), cache: createMemoryCache(), redisClients: [] };
+  const [commands, subscriber] = await Promise.all([
+    connectRedis(config.redis, 'commands'),
+    connectRedis(config.redis, 'subscriber'),
+  ]);
+  const prefix = config.redis.keyPrefix;
+  return {
+    pubsub: createRedisPubSub(commands, subscriber, prefix),
+    cache: createRedisCache(commands, prefix, (error) => logger.warn({ err: error }, 'cache unavailable, reading PostgreSQL')),
+    redisClients: [commands, subscriber],
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}

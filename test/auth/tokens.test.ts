@@ -1,0 +1,74 @@
+import { count, eq } from 'drizzle-orm';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../../src/db/schema.js';
+import { codes, graphql } from '../support/client.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+
+const meQuery = `{ me { id subject roles } }`;
+
+describe('bearer tokens', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.stop());
+
+  it('answers me with the token subject and roles, creating the user on first use', async () => {
+    const token = await app.token({ subject: 'first-timer', roles: ['guest', 'host'], clubIds: [] });
+    const first = await graphql(app.url, meQuery, { token });
+    expect(first.errors).toBeUndefined();
+    expect(first.data.me).toMatchObject({ subject: 'first-timer', roles: ['GUEST', 'HOST'] });
+    const second = await graphql(app.url, meQuery, { token });
+    expect(second.data.me.id).toBe(first.data.me.id);
+  });
+
+  it('creates one user when a new subject makes 20 requests at once', async () => {
+    const token = await app.token({ subject: 'stampede' });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => graphql(app.url, meQuery, { token })));
+    expect(responses.flatMap((r) => r.errors ?? [])).toEqual([]);
+    expect(new Set(responses.map((r) => r.data.me.id)).size).toBe(1);
+    const [row] = await app.db.select({ n: count() }).from(users).where(eq(users.subject, 'stampede'));
+    expect(row!.n).toBe(1);
+  });
+
+  it('refuses me without a token with UNAUTHENTICATED', async () => {
+    const response = await graphql(app.url, meQuery);
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('refuses a token signed with another secret, an expired one and a malformed header', async () => {
+    const foreign = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('mallory')
+      .setIssuer('nightgraph')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('x'.repeat(40)));
+    const expired = await app.tokens.sign({ subject: 'late', roles: ['guest'], clubIds: [] }, '-1m');
+    for (const headers of [
+      { authorization: `Bearer ${foreign}` },
+      { authorization: `Bearer ${expired}` },
+      { authorization: 'Token abc' },
+    ]) {
+      const response = await graphql(app.url, meQuery, { headers });
+      expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+      expect(response.errors![0]!.message).toMatch(/^Sign in again: /);
+    }
+  });
+
+  it('keeps public fields public when the token is bad', async () => {
+    const response = await graphql(app.url, `{ clubs { edges { node { id } } } }`, { headers: { authorization: 'Bearer nonsense' } });
+    expect(response.errors).toBeUndefined();
+  });
+
+  it('refuses a token whose claims are not ours', async () => {
+    const wrongRole = await new SignJWT({ roles: ['superuser'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('eve')
+      .setIssuer('nightgraph')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(app.config.jwtSecret!));
+    const response = await graphql(app.url, meQuery, { token: wrongRole });
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+});

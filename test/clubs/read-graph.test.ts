@@ -18,7 +18,7 @@ describe('clubs, nights and availability', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page += 1) {
-      const response = await graphql(app.url, query, { variables: { after } });
+      const response: any = await graphql(app.url, query, { variables: { after } });
       seen.push(...response.data.clubs.edges.map((e: any) => e.node.slug));
       if (!response.data.clubs.pageInfo.hasNextPage) break;
       after = response.data.clubs.pageInfo.endCursor;

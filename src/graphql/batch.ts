@@ -1,6 +1,13 @@
 import DataLoader from 'dataloader';
 import { pageKey, type PageRequest } from './pagination.js';
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every id in this API is a UUID; anything else names nothing (and must not reach SQL as a uuid). */
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
 /** Whether loaders coalesce the loads of one tick into one statement (always, but in benchmarks). */
 export interface BatchOptions {
   batch: boolean;
@@ -8,7 +15,8 @@ export interface BatchOptions {
 
 /**
  * A loader of one row per key: `fetch` gets every key of a batch and issues one statement;
- * results come back in key order, null where no row matched.
+ * results come back in key order, null where no row matched. Keys are UUIDs: one that is
+ * not matches nothing, without a query.
  */
 export function rowLoader<K extends string, R>(
   fetch: (keys: readonly K[]) => Promise<R[]>,
@@ -18,7 +26,8 @@ export function rowLoader<K extends string, R>(
   return new DataLoader<K, R | null>(
     async (keys) => {
       const byKey = new Map<K, R>();
-      for (const row of await fetch(keys)) byKey.set(keyOf(row), row);
+      const valid = keys.filter(isUuid);
+      if (valid.length > 0) for (const row of await fetch(valid)) byKey.set(keyOf(row), row);
       return keys.map((key) => byKey.get(key) ?? null);
     },
     { batch: options.batch },
@@ -33,7 +42,8 @@ export function listLoader<K extends string, R>(
 ): DataLoader<K, R[]> {
   return new DataLoader<K, R[]>(
     async (keys) => {
-      const byKey = groupBy(await fetch(keys), keyOf);
+      const valid = keys.filter(isUuid);
+      const byKey = groupBy(valid.length > 0 ? await fetch(valid) : [], keyOf);
       return keys.map((key) => byKey.get(key) ?? []);
     },
     { batch: options.batch },
@@ -59,6 +69,7 @@ export function pageLoader<R>(
     async (keys) => {
       const groups = new Map<string, { page: PageRequest; parentIds: string[] }>();
       for (const { parentId, page } of keys) {
+        if (!isUuid(parentId)) continue;
         const id = pageKey(page);
         const group = groups.get(id) ?? { page, parentIds: [] };
         group.parentIds.push(parentId);

@@ -64,6 +64,12 @@ describe('clubs, nights and availability', () => {
     expect(response.data).toEqual({ club: null, night: null, streamer: null, voteSession: null });
   });
 
+  it('answers null for ids that are not UUIDs instead of failing in SQL', async () => {
+    const response = await graphql(app.url, `{ night(id: "42") { id } streamer(id: "x'; drop table clubs; --") { id } voteSession(id: "") { id } }`);
+    expect(response.errors).toBeUndefined();
+    expect(response.data).toEqual({ night: null, streamer: null, voteSession: null });
+  });
+
   it('shows each table of a night as free, held, booked or seated', async () => {
     const club = await fx.club();
     const [free, held, booked, seated, expired] = await fx.tables(club.id, 5);

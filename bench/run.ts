@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { sql } from 'drizzle-orm';
+import { openDatabase, type Database } from '../src/db/client.js';
+import { migrate } from '../src/db/migrate.js';
+import { createTokenService } from '../src/platform/auth.js';
+import { benchDatabaseConfig, createBenchDatabase, DEFAULT_ADMIN_URL } from './database.js';
+import { probe, runLoad } from './load.js';
+import { formatLine, formatRatio, writeResult, type LoadShape, type Measurement } from './report.js';
+import type { PreparedScenario, Scenario } from './scenario.js';
+import { scenarios } from './scenarios/index.js';
+import { startServer } from './server.js';
+
+const PROBES = 5;
+/**
+ * One Ctrl-C reaches the bench twice: from the terminal, and relayed by the tsx wrapper a
+ * moment later. Only a signal after this long is the user asking again.
+ */
+const SIGNAL_ECHO_MS = 1_000;
+/** For the message when the user insists on exiting before the database is dropped. */
+let benchDatabaseName: string | undefined;
+
+const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')}|all> [options]
+
+  --connections N   concurrent connections (default 64)
+  --duration S      seconds measured per variant (default 20)
+  --warmup S        seconds of load before measuring, discarded (default 3)
+  --rate R          cap at R requests per second over all connections (autocannon
+                    overallRate: each connection's budget refills every second, so requests
+                    come in bursts, not evenly spaced); without it the load is closed-loop
+  --scale K         data set size multiplier (default 1)
+  --url URL         load a running server's /graphql instead of starting one; DATABASE_URL
+                    must be that server's database and JWT_SECRET its secret
+  --naive-url URL   with --url: a second server, started with LOADER_BATCHING=false
+
+Without --url the bench creates a database next to DATABASE_URL (default
+${DEFAULT_ADMIN_URL}), starts the server twice (batched, then
+LOADER_BATCHING=false) per scenario, and drops the database at the end.`;
+
+interface Options extends LoadShape {
+  scenarios: readonly Scenario[];
+  warmupS: number;
+  url: string | undefined;
+  naiveUrl: string | undefined;
+}
+
+/** A server to measure: started for the run, or one that is already running. */
+interface Variant {
+  label: string;
+  start(signal: AbortSignal): Promise<{ url: string; stop(): Promise<void> }>;
+}
+
+type Cleanup = () => Promise<unknown>;
+
+async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]): Promise<void> {
+  const target = options.url ? externalTarget(options) : await benchTarget(cleanups);
+
+  const handle = await openDatabase(benchDatabaseConfig(target.databaseUrl));
+  cleanups.push(() => handle.close());
+  // A running server has migrated its database already, perhaps to another version than ours.
+  if (!options.url) await migrate(handle);
+
+  const tokens = createTokenService(target.jwtSecret);
+  const tag = `bench-${randomBytes(4).toString('hex')}`;
+  const prepared: [Scenario, PreparedScenario][] = [];
+  for (const scenario of options.scenarios) {
+    signal.throwIfAborted();
+    log(`generating the ${scenario.name} data set at scale ${options.scale}`);
+    const ready = await scenario.prepare({ db: handle.db, scale: options.scale, tag, sign: (p) => tokens.sign(p) });
+    if (options.url) cleanups.push(() => ready.remove());
+    prepared.push([scenario, ready]);
+  }
+  // Fresh tables have no statistics; without them the planner guesses, and autovacuum
+  // would analyze them mid-run and change plans under the measurement. Someone else's
+  // database only gets the statistics: vacuuming all of it could take long.
+  await handle.db.execute(options.url ? sql`analyze` : sql`vacuum analyze`);
+  log(`data set: ${await rowCounts(handle.db)}`);
+
+  const nameWidth = Math.max(...options.scenarios.map((s) => s.name.length));
+  for (const [scenario, ready] of prepared) {
+    const measured: Measurement[] = [];
+    for (const variant of target.variants) {
+      const measurement = await measure(scenario.name, variant, ready, options, signal);
+      measured.push(measurement);
+      console.log(formatLine(scenario.name, nameWidth, measurement, options));
+    }
+    const [first, second] = measured;
+    if (second) console.log(formatRatio(scenario.name, nameWidth, first!, second, options.rate !== undefined));
+    log(`wrote ${await writeResult(scenario.name, options, first!, second)}`);
+  }
+}
+
+async function measure(
+  scenario: string,
+  variant: Variant,
+  ready: PreparedScenario,
+  options: Options,
+  signal: AbortSignal,
+): Promise<Measurement> {
+  log(`${scenario} ${variant.label}: starting`);
+  const server = await variant.start(signal);
+  try {
+    const sqlPerRequest = await probe(server.url, ready.next, ready.check, PROBES, signal);
+    const load = { connections: options.connections, rate: options.rate, signal };
+    if (options.warmupS > 0) {
+      log(`${scenario} ${variant.label}: warming up for ${options.warmupS} s`);
+      await runLoad(server.url, ready.next, { ...load, durationS: options.warmupS });
+    }
+    log(`${scenario} ${variant.label}: measuring for ${options.durationS} s`);
+    const result = await runLoad(server.url, ready.next, { ...load, durationS: options.durationS });
+    // An interrupted run stops early; its numbers mean nothing.
+    signal.throwIfAborted();
+    return { label: variant.label, ...result, sqlPerRequest };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A database of our own, dropped at the end, and the server started on it once per variant. */
+async function benchTarget(cleanups: Cleanup[]) {
+  const database = await createBenchDatabase(process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL);
+  cleanups.push(async () => {
+    await database.drop();
+    log(`dropped database ${database.name}`);
+  });
+  benchDatabaseName = database.name;
+  log(`created database ${database.name}`);
+  // 48 characters, fresh per run: tokens from one run are worthless afterwards.
+  const jwtSecret = randomBytes(36).toString('base64url');
+  const started = (label: string, batching: boolean): Variant => ({
+    label,
+    start: (signal) => startServer({ databaseUrl: database.url, jwtSecret, batching, signal }),
+  });
+  return {
+    databaseUrl: database.url,
+    jwtSecret,
+    variants: [started('batched', true), started('naive', false)],
+  };
+}
+
+/** Servers somebody else runs: the data set goes into their database, tokens are signed with their secret. */
+function externalTarget(options: Options) {
+  const databaseUrl = process.env.DATABASE_URL;
+  const jwtSecret = process.env.JWT_SECRET;
+  if (!databaseUrl || !jwtSecret) {
+    throw new UsageError('--url needs DATABASE_URL (that server\'s database) and JWT_SECRET (its secret) in the environment');
+  }
+  const running = (label: string, url: string): Variant => ({ label, start: async () => ({ url, stop: async () => {} }) });
+  return {
+    databaseUrl,
+    jwtSecret,
+    variants: [running('url', options.url!), ...(options.naiveUrl ? [running('naive', options.naiveUrl)] : [])],
+  };
+}
+
+/** Exact row counts of the non-empty tables, to show what the numbers were measured on. */
+async function rowCounts(db: Database): Promise<string> {
+  const tables = (await db.execute(
+    sql`select table_name as name from information_schema.tables
+        where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`,
+  )) as unknown as { name: string }[];
+  const counts = await Promise.all(
+    tables.map(async ({ name }) => ({ name, rows: await db.$count(sql`${sql.identifier(name)}`) })),
+  );
+  return counts
+    .filter((c) => c.rows > 0)
+    .map((c) => `${c.name} ${c.rows}`)
+    .join(', ');
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgsOrExplain({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rate: { type: 'string' },
+      scale: { type: 'string' },
+      url: { type: 'string' },
+      'naive-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) throw new UsageError('', 0);
+  const [name, ...extra] = positionals;
+  if (!name || extra.length > 0) throw new UsageError('name one scenario, or all');
+  const selected = name === 'all' ? scenarios : scenarios.filter((s) => s.name === name);
+  if (selected.length === 0) throw new UsageError(`unknown scenario "${name}"`);
+  if (values['naive-url'] && !values.url) throw new UsageError('--naive-url needs --url');
+  return {
+    scenarios: selected,
+    connections: number('connections', values.connections, 64, { integer: true, min: 1 }),
+    durationS: number('duration', values.duration, 20, { integer: true, min: 1 }),
+    warmupS: number('warmup', values.warmup, 3, { integer: true, min: 0 }),
+    rate: values.rate === undefined ? undefined : number('rate', values.rate, 0, { integer: true, min: 1 }),
+    scale: number('scale', values.scale, 1, { integer: false, min: 0.1 }),
+    url: values.url,
+    naiveUrl: values['naive-url'],
+  };
+}
+
+function number(name: string, raw: string | undefined, fallback: number, rule: { integer: boolean; min: number }): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < rule.min || (rule.integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be ${rule.integer ? 'an integer' : 'a number'} of at least ${rule.min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseArgsOrExplain<T extends ParseArgsConfig>(config: T) {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(`· ${message}\n`);
+}
+
+// Entry point: every resource is registered in `cleanups` as it is created and released
+// in reverse order however the run ends: success, error, or Ctrl-C.
+const controller = new AbortController();
+let firstSignalAt: number | undefined;
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(name, () => {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
+      log(`${name}: stopping the run and cleaning up (press Ctrl-C again to exit at once)`);
+      controller.abort(new Error(`interrupted by ${name}`));
+    } else if (Date.now() - firstSignalAt > SIGNAL_ECHO_MS) {
+      log(`exiting without cleaning up${benchDatabaseName ? `; drop database ${benchDatabaseName} by hand` : ''}`);
+      process.exit(130);
+    }
+  });
+}
+
+const cleanups: Cleanup[] = [];
+try {
+  await main(parseOptions(process.argv.slice(2)), controller.signal, cleanups);
+} catch (error) {
+  if (error instanceof UsageError) {
+    const out = error.exitCode === 0 ? process.stdout : process.stderr;
+    out.write(`${error.message ? `${error.message}\n\n` : ''}${usage}\n`);
+    process.exitCode = error.exitCode;
+  } else if (controller.signal.aborted) {
+    process.exitCode = 130;
+  } else {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      process.stderr.write(`cleanup failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+}
+// A stray socket or timer must not keep a finished run alive.
+process.exit(process.exitCode ?? 0);

@@ -71,13 +71,19 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
 
 /**
  * Wraps the postgres.js client so that every statement Drizzle sends — on the pool, in a
- * transaction or a savepoint — is counted and timed for the current request.
+ * transaction or a savepoint — is counted and timed for the current request, and is
+ * sent as a prepared statement. Drizzle sends unnamed statements unless each query is
+ * given a name, and PostgreSQL then plans every execution afresh: measured here, planning
+ * the availability join took 1.1 ms against 0.17 ms to run it. postgres.js caches one
+ * prepared statement per statement text and connection; the texts are few because lists
+ * of ids travel as one array parameter (see `anyId`).
  */
 function instrumentPostgres(client: postgres.Sql): postgres.Sql {
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property === 'unsafe') {
-        return (...args: Parameters<postgres.Sql['unsafe']>) => timedPendingQuery(target.unsafe(...args));
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          timedPendingQuery(target.unsafe(query, params, { ...options, prepare: true }));
       }
       if (property === 'begin' || property === 'savepoint') {
         const original = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;

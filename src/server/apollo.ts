@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
@@ -19,6 +20,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, metrics: Met
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, development && config.env !== 'test'),
     plugins: [
+      // We set no HTTP cache hints; the cache-control plugin would wrap every resolver to compute them.
+      ApolloServerPluginCacheControlDisabled(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),

@@ -1,8 +1,9 @@
-import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { bookings, clubs, nights, tableSessions, tables, type Table } from '../../db/schema.js';
 import { listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
-import type { PageRequest } from '../../graphql/pagination.js';
+import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
 
 export type TableState = 'FREE' | 'HELD' | 'BOOKED' | 'SEATED';
 
@@ -10,16 +11,51 @@ const labelOrder = new Intl.Collator('en', { numeric: true });
 const byLabel = (a: Table, b: Table) => labelOrder.compare(a.label, b.label);
 
 /** One night's table with what occupies it; the row behind `NightTable` and availability. */
-export type TableStateRow = Awaited<ReturnType<typeof selectTableStates>>[number];
+export type TableStateRow = Awaited<ReturnType<ReturnType<typeof tableStatesQuery>['execute']>>[number];
+
+const queries = preparedPerDatabase((db) => {
+  const ids = sql.placeholder('ids');
+  const nightPage = (withCursor: boolean) => {
+    const perClub = db
+      .select()
+      .from(nights)
+      .where(
+        and(
+          eq(nights.clubId, clubs.id),
+          withCursor ? afterCursor(nights.startsAt, nights.id, 'asc') : undefined,
+        ),
+      )
+      .orderBy(asc(nights.startsAt), asc(nights.id))
+      .limit(sql.placeholder('limit'))
+      .as('n');
+    return db
+      .select(perClub._.selectedFields)
+      .from(clubs)
+      .crossJoinLateral(perClub)
+      .where(anyId(clubs.id, ids))
+      .orderBy(perClub.clubId, perClub.startsAt, perClub.id)
+      .prepare(withCursor ? 'nights_page_after' : 'nights_page');
+  };
+  return {
+    clubsById: db.select().from(clubs).where(anyId(clubs.id, ids)).prepare('clubs_by_id'),
+    tablesById: db.select().from(tables).where(anyId(tables.id, ids)).prepare('tables_by_id'),
+    nightsById: db.select().from(nights).where(anyId(nights.id, ids)).prepare('nights_by_id'),
+    tablesByClub: db.select().from(tables).where(anyId(tables.clubId, ids)).prepare('tables_by_club'),
+    nightPage: nightPage(false),
+    nightPageAfter: nightPage(true),
+    tableStates: tableStatesQuery(db, anyId(nights.id, ids)).prepare('table_states'),
+  };
+});
 
 export function createClubLoaders(db: Database, options: BatchOptions) {
-  const clubById = rowLoader((ids) => db.select().from(clubs).where(inArray(clubs.id, ids)), (c) => c.id, options);
-  const tableById = rowLoader((ids) => db.select().from(tables).where(inArray(tables.id, ids)), (t) => t.id, options);
-  const nightById = rowLoader((ids) => db.select().from(nights).where(inArray(nights.id, ids)), (n) => n.id, options);
+  const q = queries(db);
+  const clubById = rowLoader((ids) => q.clubsById.execute({ ids }), (c) => c.id, options);
+  const tableById = rowLoader((ids) => q.tablesById.execute({ ids }), (t) => t.id, options);
+  const nightById = rowLoader((ids) => q.nightsById.execute({ ids }), (n) => n.id, options);
 
   const tablesByClub = listLoader(
     async (clubIds) => {
-      const rows = await db.select().from(tables).where(inArray(tables.clubId, clubIds));
+      const rows = await q.tablesByClub.execute({ ids: clubIds });
       for (const row of rows) tableById.prime(row.id, row);
       return rows.sort(byLabel);
     },
@@ -27,11 +63,16 @@ export function createClubLoaders(db: Database, options: BatchOptions) {
     options,
   );
 
-  const nightsByClub = pageLoader((clubIds, page) => selectNightPages(db, clubIds, page), (n) => n.clubId, options);
+  /** The first `page.first + 1` nights of each club after the cursor, earliest first (LATERAL). */
+  const nightsByClub = pageLoader(
+    (clubIds, page) => (page.after ? q.nightPageAfter : q.nightPage).execute({ ids: clubIds, ...pageValues(page) }),
+    (n) => n.clubId,
+    options,
+  );
 
   const tableStatesByNight = listLoader(
     async (nightIds) => {
-      const rows = await selectTableStates(db, nightIds);
+      const rows = await q.tableStates.execute({ ids: nightIds });
       for (const row of rows) if (row.table) tableById.prime(row.table.id, row.table);
       return rows.sort((a, b) => (a.table && b.table ? byLabel(a.table, b.table) : 0));
     },
@@ -42,37 +83,12 @@ export function createClubLoaders(db: Database, options: BatchOptions) {
   return { clubById, tableById, nightById, tablesByClub, nightsByClub, tableStatesByNight };
 }
 
-/** The first `page.first + 1` nights of each club after the cursor, earliest first (LATERAL). */
-function selectNightPages(db: Database, clubIds: readonly string[], page: PageRequest) {
-  const [startsAt, id] = page.after ?? [];
-  const perClub = db
-    .select()
-    .from(nights)
-    .where(
-      and(
-        eq(nights.clubId, clubs.id),
-        page.after
-          ? sql`(${nights.startsAt}, ${nights.id}) > (${startsAt}::timestamptz, ${id}::uuid)`
-          : undefined,
-      ),
-    )
-    .orderBy(asc(nights.startsAt), asc(nights.id))
-    .limit(page.first + 1)
-    .as('n');
-  return db
-    .select(perClub._.selectedFields)
-    .from(clubs)
-    .crossJoinLateral(perClub)
-    .where(inArray(clubs.id, clubIds))
-    .orderBy(perClub.clubId, perClub.startsAt, perClub.id);
-}
-
 /**
  * Every table of each night's club with its live booking (held and unexpired, or
  * confirmed), its open session and the resulting state — one statement for all nights.
  * A night without tables yields one row whose `table` is null, so its version survives.
  */
-function selectTableStates(db: Database, nightIds: readonly string[]) {
+export function tableStatesQuery(db: Database, nightFilter: SQL) {
   return db
     .select({
       nightId: nights.id,
@@ -103,5 +119,5 @@ function selectTableStates(db: Database, nightIds: readonly string[]) {
       tableSessions,
       and(eq(tableSessions.nightId, nights.id), eq(tableSessions.tableId, tables.id), isNull(tableSessions.closedAt)),
     )
-    .where(inArray(nights.id, nightIds));
+    .where(nightFilter);
 }

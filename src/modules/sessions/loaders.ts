@@ -1,5 +1,7 @@
-import { desc, inArray, sql } from 'drizzle-orm';
+import { desc, sql } from 'drizzle-orm';
+import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
+import { preparedPerDatabase } from '../../db/prepared.js';
 import { deposits, type Deposit } from '../../db/schema.js';
 import { rowLoader, type BatchOptions } from '../../graphql/batch.js';
 
@@ -10,22 +12,28 @@ export interface DepositSummary {
   totalMinor: number;
 }
 
+const queries = preparedPerDatabase((db) => ({
+  /**
+   * One statement for any number of sessions: DISTINCT ON keeps each session's newest
+   * deposit (index on session, recorded_at desc, id desc); a window sums them all.
+   */
+  depositSummaries: db
+    .selectDistinctOn([deposits.sessionId], {
+      latest: deposits,
+      totalMinor: sql<string>`sum(${deposits.amountMinor}) over (partition by ${deposits.sessionId})`,
+    })
+    .from(deposits)
+    .where(anyId(deposits.sessionId, sql.placeholder('ids')))
+    .orderBy(deposits.sessionId, desc(deposits.recordedAt), desc(deposits.id))
+    .prepare('deposit_summaries'),
+}));
+
 export function createSessionLoaders(db: Database, options: BatchOptions) {
+  const q = queries(db);
   return {
-    /**
-     * One statement for any number of sessions: DISTINCT ON keeps each session's newest
-     * deposit (index on session, recorded_at desc, id desc); a window sums them all.
-     */
     depositSummaryBySession: rowLoader(
-      async (sessionIds): Promise<DepositSummary[]> => {
-        const rows = await db
-          .selectDistinctOn([deposits.sessionId], {
-            latest: deposits,
-            totalMinor: sql<string>`sum(${deposits.amountMinor}) over (partition by ${deposits.sessionId})`,
-          })
-          .from(deposits)
-          .where(inArray(deposits.sessionId, sessionIds))
-          .orderBy(deposits.sessionId, desc(deposits.recordedAt), desc(deposits.id));
+      async (ids): Promise<DepositSummary[]> => {
+        const rows = await q.depositSummaries.execute({ ids });
         return rows.map((r) => ({ sessionId: r.latest.sessionId, latest: r.latest, totalMinor: Number(r.totalMinor) }));
       },
       (summary) => summary.sessionId,

@@ -1,35 +1,51 @@
-import { and, asc, count, eq, inArray } from 'drizzle-orm';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
+import { preparedPerDatabase } from '../../db/prepared.js';
 import { songs, voteSessionSongs, voteSessions, votes } from '../../db/schema.js';
 import { listLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
 
+const queries = preparedPerDatabase((db) => {
+  const ids = sql.placeholder('ids');
+  return {
+    songsById: db.select().from(songs).where(anyId(songs.id, ids)).prepare('songs_by_id'),
+    voteSessionsById: db.select().from(voteSessions).where(anyId(voteSessions.id, ids)).prepare('vote_sessions_by_id'),
+    activeVoteSessions: db
+      .select()
+      .from(voteSessions)
+      .where(and(anyId(voteSessions.clubId, ids), eq(voteSessions.status, 'active')))
+      .prepare('active_vote_sessions'),
+    songsOfSessions: db
+      .select({ sessionId: voteSessionSongs.sessionId, song: songs })
+      .from(voteSessionSongs)
+      .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
+      .where(anyId(voteSessionSongs.sessionId, ids))
+      .orderBy(voteSessionSongs.sessionId, asc(voteSessionSongs.position))
+      .prepare('songs_of_sessions'),
+    /**
+     * Vote counts for every song of each session, zero-vote songs included: one GROUP BY
+     * over the votes index on (session, song). The song rows ride along.
+     */
+    voteCounts: db
+      .select({ sessionId: voteSessionSongs.sessionId, song: songs, votes: count(votes.id) })
+      .from(voteSessionSongs)
+      .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
+      .leftJoin(votes, and(eq(votes.sessionId, voteSessionSongs.sessionId), eq(votes.songId, voteSessionSongs.songId)))
+      .where(anyId(voteSessionSongs.sessionId, ids))
+      .groupBy(voteSessionSongs.sessionId, songs.id)
+      .prepare('vote_counts'),
+  };
+});
+
 export function createVotingLoaders(db: Database, options: BatchOptions) {
-  const songById = rowLoader((ids) => db.select().from(songs).where(inArray(songs.id, ids)), (s) => s.id, options);
-
-  const voteSessionById = rowLoader(
-    (ids) => db.select().from(voteSessions).where(inArray(voteSessions.id, ids)),
-    (s) => s.id,
-    options,
-  );
-
-  const activeVoteSessionByClub = rowLoader(
-    (clubIds) =>
-      db
-        .select()
-        .from(voteSessions)
-        .where(and(inArray(voteSessions.clubId, clubIds), eq(voteSessions.status, 'active'))),
-    (s) => s.clubId,
-    options,
-  );
+  const q = queries(db);
+  const songById = rowLoader((ids) => q.songsById.execute({ ids }), (s) => s.id, options);
+  const voteSessionById = rowLoader((ids) => q.voteSessionsById.execute({ ids }), (s) => s.id, options);
+  const activeVoteSessionByClub = rowLoader((ids) => q.activeVoteSessions.execute({ ids }), (s) => s.clubId, options);
 
   const songsBySession = listLoader(
-    async (sessionIds) => {
-      const rows = await db
-        .select({ sessionId: voteSessionSongs.sessionId, song: songs })
-        .from(voteSessionSongs)
-        .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
-        .where(inArray(voteSessionSongs.sessionId, sessionIds))
-        .orderBy(voteSessionSongs.sessionId, asc(voteSessionSongs.position));
+    async (ids) => {
+      const rows = await q.songsOfSessions.execute({ ids });
       for (const row of rows) songById.prime(row.song.id, row.song);
       return rows;
     },
@@ -37,22 +53,9 @@ export function createVotingLoaders(db: Database, options: BatchOptions) {
     options,
   );
 
-  /**
-   * Vote counts for every song of each session, zero-vote songs included: one GROUP BY
-   * over the votes index on (session, song). The song rows ride along and prime `songById`.
-   */
   const voteCountsBySession = listLoader(
-    async (sessionIds) => {
-      const rows = await db
-        .select({ sessionId: voteSessionSongs.sessionId, song: songs, votes: count(votes.id) })
-        .from(voteSessionSongs)
-        .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
-        .leftJoin(
-          votes,
-          and(eq(votes.sessionId, voteSessionSongs.sessionId), eq(votes.songId, voteSessionSongs.songId)),
-        )
-        .where(inArray(voteSessionSongs.sessionId, sessionIds))
-        .groupBy(voteSessionSongs.sessionId, songs.id);
+    async (ids) => {
+      const rows = await q.voteCounts.execute({ ids });
       for (const row of rows) songById.prime(row.song.id, row.song);
       return rows;
     },

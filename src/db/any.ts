@@ -1,0 +1,10 @@
+import { sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
+
+/**
+ * `column = any($1::uuid[])` with the ids as one array parameter (or a placeholder for
+ * one). Unlike `in ($1, …, $n)` the statement text does not change with the batch size,
+ * so one prepared statement, and one cached plan, serves every batch.
+ */
+export function anyId(column: Column | SQL, ids: readonly string[] | Placeholder): SQL {
+  return sql`${column} = any(${Array.isArray(ids) ? sql.param([...ids]) : ids}::uuid[])`;
+}

@@ -57,12 +57,25 @@ export function toConnection<R, T = R>(
   nodeOf: (row: R) => T = (row) => row as unknown as T,
 ): Connection<T> & { rows: R[] } {
   const page = rows.slice(0, first);
-  const edges = page.map((row) => ({ cursor: encodeCursor(cursorOf(row)), node: nodeOf(row) }));
+  const edges = page.map((row) => new Edge(row, nodeOf(row), cursorOf));
   return {
     rows: page,
     edges,
     pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
   };
+}
+
+/** An edge whose cursor is encoded only if a client asks for it (most lists never do). */
+class Edge<R, T> {
+  constructor(
+    private readonly row: R,
+    readonly node: T,
+    private readonly cursorOf: (row: R) => readonly (string | number)[],
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(this.cursorOf(this.row));
+  }
 }
 
 /** A stable key for DataLoaders keyed by (parent, page). */

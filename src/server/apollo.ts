@@ -9,12 +9,13 @@ import type { Config } from '../config.js';
 import { formatError } from '../errors.js';
 import type { Context } from '../graphql/context.js';
 import type { Logger } from '../platform/logger.js';
+import { jitExecutor } from './jit-executor.js';
 import type { Metrics } from './metrics.js';
 
 export function createApollo(schema: GraphQLSchema, config: Config, metrics: Metrics, logger: Logger) {
   const development = config.env !== 'production';
   return new ApolloServer<Context>({
-    schema,
+    gateway: jitExecutor(schema),
     nodeEnv: config.env,
     introspection: development,
     includeStacktraceInErrorResponses: false,

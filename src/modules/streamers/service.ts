@@ -27,6 +27,6 @@ export async function trackedStreamersOf(scope: Scope, user: User, page: PageReq
   );
   return {
     pageInfo: connection.pageInfo,
-    edges: connection.edges.map((edge, i) => ({ ...edge, trackedAt: connection.rows[i]!.trackedAt })),
+    edges: connection.edges.map((edge, i) => Object.assign(edge, { trackedAt: connection.rows[i]!.trackedAt })),
   };
 }

@@ -23,10 +23,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts `tsx src/main.ts` the way production runs it and resolves once /readyz answers 200. */
+/** Starts the server the way `npm start` does and resolves once /readyz answers 200. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', '--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
     // Its own process group: Ctrl-C reaches only the bench, which then stops the server in order.
     detached: true,
@@ -55,7 +55,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    // To tsx only: it relays the signal to the server, which then drains and closes its pool.
+    // The server drains and closes its pool on SIGTERM.
     child.kill('SIGTERM');
     const stopped = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS, false)]);
     if (!stopped) killGroup(child.pid);

@@ -18,7 +18,7 @@ const config: CodegenConfig = {
           Club: '../db/schema.js#Club',
           Table: '../db/schema.js#Table',
           Night: '../db/schema.js#Night',
-          Availability: '../modules/clubs/service.js#AvailabilitySnapshot',
+          Availability: '../modules/clubs/availability.js#AvailabilitySnapshot',
           NightTable: '../modules/clubs/service.js#NightTableRow',
           Booking: '../db/schema.js#Booking',
           TableSession: '../db/schema.js#TableSession',

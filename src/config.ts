@@ -19,6 +19,13 @@ const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
   REDIS_KEY_PREFIX: z.string().default('nightgraph:'),
   SEED_DEMO_DATA: flag.default(true),
+  HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(600),
+  HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
+  RESPONSE_CACHE: flag.default(true),
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   SQL_STATS_IN_EXTENSIONS: flag.optional(),
   LOADER_BATCHING: flag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -40,6 +47,16 @@ export interface Config {
   /** Undefined in embedded mode until `resolveJwtSecret` reads or creates one under dataDir. */
   jwtSecret: string | undefined;
   seedDemoData: boolean;
+  bookings: {
+    /** How long a hold keeps a table. */
+    holdTtlSeconds: number;
+    /** How often every instance looks for expired holds to release. */
+    sweepIntervalSeconds: number;
+  };
+  /** Serve repeated availability reads from bytes cached per snapshot version. */
+  responseCache: boolean;
+  /** Browser origins, besides the server's own, allowed to open a WebSocket. */
+  allowedOrigins: string[];
   /** Return SQL statement counts and time in each response's `extensions`. */
   sqlStatsInExtensions: boolean;
   /** Off only to measure the naive per-parent loading the benchmarks compare against. */
@@ -81,6 +98,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     jwtSecret: e.JWT_SECRET,
     seedDemoData: e.SEED_DEMO_DATA,
+    bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
+    responseCache: e.RESPONSE_CACHE,
+    allowedOrigins: e.ALLOWED_ORIGINS,
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,
     logLevel: e.LOG_LEVEL,

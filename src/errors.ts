@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 
 /** The closed set of `extensions.code` values clients can rely on. */
 export const ErrorCode = {
@@ -96,4 +96,19 @@ function findPgError(error: unknown): PgErrorLike | undefined {
     current = candidate.cause;
   }
   return undefined;
+}
+
+/** `formatError` for results that do not pass through Apollo (WebSocket operations). */
+export function formatResult(result: ExecutionResult, exposeInternals: boolean): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return {
+    ...result,
+    errors: result.errors.map((error) => {
+      const formatted = formatError(error.toJSON(), error, exposeInternals);
+      return new GraphQLError(formatted.message, {
+        ...(formatted.path ? { path: formatted.path } : {}),
+        ...(formatted.extensions ? { extensions: formatted.extensions } : {}),
+      });
+    }),
+  };
 }

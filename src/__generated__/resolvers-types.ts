@@ -2,7 +2,8 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UserModel as UserModelRow } from '../modules/users/service.js';
 import type { Club as ClubRow, Table as TableRow, Night as NightRow, Booking as BookingRow, TableSession as TableSessionRow, Deposit as DepositRow, Streamer as StreamerRow, WishlistItem as WishlistItemRow, Song as SongRow, VoteSession as VoteSessionRow } from '../db/schema.js';
-import type { AvailabilitySnapshot as AvailabilitySnapshotRow, NightTableRow as NightTableRowRow } from '../modules/clubs/service.js';
+import type { AvailabilitySnapshot as AvailabilitySnapshotRow } from '../modules/clubs/availability.js';
+import type { NightTableRow as NightTableRowRow } from '../modules/clubs/service.js';
 import type { VoteResultsModel as VoteResultsModelRow, VoteResultModel as VoteResultModelRow } from '../modules/voting/results.js';
 import type { Context } from '../graphql/context.js';
 export type Maybe<T> = T | null;
@@ -34,12 +35,26 @@ export type Availability = {
 export type Booking = {
   __typename?: 'Booking';
   createdAt: Scalars['DateTime']['output'];
+  /** Until when a HELD booking keeps the table; null once confirmed. */
   holdExpiresAt?: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
   night: Night;
   partySize: Scalars['Int']['output'];
   status: BookingStatus;
   table: Table;
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type BookingConnection = {
+  __typename?: 'BookingConnection';
+  edges: Array<BookingEdge>;
+  pageInfo: PageInfo;
+};
+
+export type BookingEdge = {
+  __typename?: 'BookingEdge';
+  cursor: Scalars['String']['output'];
+  node: Booking;
 };
 
 export type BookingStatus =
@@ -90,11 +105,50 @@ export type Deposit = {
   recordedAt: Scalars['DateTime']['output'];
 };
 
+export type HoldTableInput = {
+  /** Chosen by the client, unique per booking attempt (a UUID is fine), at most 200 characters. */
+  idempotencyKey: Scalars['String']['input'];
+  nightId: Scalars['ID']['input'];
+  partySize: Scalars['Int']['input'];
+  tableId: Scalars['ID']['input'];
+};
+
 /** An amount of money in minor units (cents) of an ISO 4217 currency; never a float. */
 export type Money = {
   __typename?: 'Money';
   amountMinor: Scalars['Int']['output'];
   currency: Scalars['String']['output'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Cancels a held or confirmed booking: its holder, or staff of the club. Cancelling twice is harmless. */
+  cancelBooking: Booking;
+  /** Confirms the caller's own hold before it expires (HOLD_EXPIRED after). Confirming twice is harmless. */
+  confirmBooking: Booking;
+  /**
+   * Holds a table of a night for the signed-in guest until `holdExpiresAt`. Send a fresh
+   * `idempotencyKey` per attempt: a retry with the same key and input returns the first
+   * result; the same key with other input is IDEMPOTENCY_KEY_REUSED. CONFLICT when the table
+   * is held, booked or seated; BAD_USER_INPUT for a party larger than the table, a night that
+   * is over, or a table not of the night's club.
+   */
+  holdTable: Booking;
+};
+
+
+export type MutationCancelBookingArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationConfirmBookingArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationHoldTableArgs = {
+  input: HoldTableInput;
 };
 
 export type Night = {
@@ -144,6 +198,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  booking?: Maybe<Booking>;
   club?: Maybe<Club>;
   /** All clubs, by slug. */
   clubs: ClubConnection;
@@ -152,6 +207,11 @@ export type Query = {
   night?: Maybe<Night>;
   streamer?: Maybe<Streamer>;
   voteSession?: Maybe<VoteSession>;
+};
+
+
+export type QueryBookingArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -213,6 +273,20 @@ export type StreamerWishlistArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The night's availability now, then again after every committed change. Versions only
+   * grow; under a burst of changes intermediate versions may be skipped, never the latest.
+   */
+  availabilityChanged: Availability;
+};
+
+
+export type SubscriptionAvailabilityChangedArgs = {
+  nightId: Scalars['ID']['input'];
+};
+
 /** A table, placed on the club's floor plan in grid units. */
 export type Table = {
   __typename?: 'Table';
@@ -263,6 +337,8 @@ export type TrackedStreamerEdge = {
 
 export type User = {
   __typename?: 'User';
+  /** The user's bookings, newest first. */
+  bookings: BookingConnection;
   displayName?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** Roles of the token this request was made with. */
@@ -271,6 +347,12 @@ export type User = {
   subject: Scalars['String']['output'];
   /** Streamers this user tracks, most recently tracked first. */
   trackedStreamers: TrackedStreamerConnection;
+};
+
+
+export type UserBookingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -407,6 +489,8 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type ResolversTypes = {
   Availability: ResolverTypeWrapper<AvailabilitySnapshotRow>;
   Booking: ResolverTypeWrapper<BookingRow>;
+  BookingConnection: ResolverTypeWrapper<Omit<BookingConnection, 'edges'> & { edges: Array<ResolversTypes['BookingEdge']> }>;
+  BookingEdge: ResolverTypeWrapper<Omit<BookingEdge, 'node'> & { node: ResolversTypes['Booking'] }>;
   BookingStatus: BookingStatus;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Club: ResolverTypeWrapper<ClubRow>;
@@ -415,9 +499,11 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Deposit: ResolverTypeWrapper<DepositRow>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  HoldTableInput: HoldTableInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Money: ResolverTypeWrapper<Money>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Night: ResolverTypeWrapper<NightRow>;
   NightConnection: ResolverTypeWrapper<Omit<NightConnection, 'edges'> & { edges: Array<ResolversTypes['NightEdge']> }>;
   NightEdge: ResolverTypeWrapper<Omit<NightEdge, 'node'> & { node: ResolversTypes['Night'] }>;
@@ -428,6 +514,7 @@ export type ResolversTypes = {
   Song: ResolverTypeWrapper<SongRow>;
   Streamer: ResolverTypeWrapper<StreamerRow>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Table: ResolverTypeWrapper<TableRow>;
   TableAvailability: ResolverTypeWrapper<Omit<TableAvailability, 'table'> & { table: ResolversTypes['Table'] }>;
   TableSession: ResolverTypeWrapper<TableSessionRow>;
@@ -448,6 +535,8 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   Availability: AvailabilitySnapshotRow;
   Booking: BookingRow;
+  BookingConnection: Omit<BookingConnection, 'edges'> & { edges: Array<ResolversParentTypes['BookingEdge']> };
+  BookingEdge: Omit<BookingEdge, 'node'> & { node: ResolversParentTypes['Booking'] };
   Boolean: Scalars['Boolean']['output'];
   Club: ClubRow;
   ClubConnection: Omit<ClubConnection, 'edges'> & { edges: Array<ResolversParentTypes['ClubEdge']> };
@@ -455,9 +544,11 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Deposit: DepositRow;
   Float: Scalars['Float']['output'];
+  HoldTableInput: HoldTableInput;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Money: Money;
+  Mutation: Record<PropertyKey, never>;
   Night: NightRow;
   NightConnection: Omit<NightConnection, 'edges'> & { edges: Array<ResolversParentTypes['NightEdge']> };
   NightEdge: Omit<NightEdge, 'node'> & { node: ResolversParentTypes['Night'] };
@@ -467,6 +558,7 @@ export type ResolversParentTypes = {
   Song: SongRow;
   Streamer: StreamerRow;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Table: TableRow;
   TableAvailability: Omit<TableAvailability, 'table'> & { table: ResolversParentTypes['Table'] };
   TableSession: TableSessionRow;
@@ -495,6 +587,17 @@ export type BookingResolvers<ContextType = Context, ParentType extends Resolvers
   partySize?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['BookingStatus'], ParentType, ContextType>;
   table?: Resolver<ResolversTypes['Table'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type BookingConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BookingConnection'] = ResolversParentTypes['BookingConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['BookingEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type BookingEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BookingEdge'] = ResolversParentTypes['BookingEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Booking'], ParentType, ContextType>;
 };
 
 export type ClubResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Club'] = ResolversParentTypes['Club']> = {
@@ -533,6 +636,12 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  cancelBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationCancelBookingArgs, 'id'>>;
+  confirmBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationConfirmBookingArgs, 'id'>>;
+  holdTable?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationHoldTableArgs, 'input'>>;
+};
+
 export type NightResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Night'] = ResolversParentTypes['Night']> = {
   availability?: Resolver<ResolversTypes['Availability'], ParentType, ContextType>;
   club?: Resolver<ResolversTypes['Club'], ParentType, ContextType>;
@@ -567,6 +676,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  booking?: Resolver<Maybe<ResolversTypes['Booking']>, ParentType, ContextType, RequireFields<QueryBookingArgs, 'id'>>;
   club?: Resolver<Maybe<ResolversTypes['Club']>, ParentType, ContextType, RequireFields<QueryClubArgs, 'slug'>>;
   clubs?: Resolver<ResolversTypes['ClubConnection'], ParentType, ContextType, Partial<QueryClubsArgs>>;
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
@@ -588,6 +698,10 @@ export type StreamerResolvers<ContextType = Context, ParentType extends Resolver
   platform?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   wishlist?: Resolver<ResolversTypes['WishlistItemConnection'], ParentType, ContextType, Partial<StreamerWishlistArgs>>;
   wishlistItemsCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  availabilityChanged?: SubscriptionResolver<ResolversTypes['Availability'], "availabilityChanged", ParentType, ContextType, RequireFields<SubscriptionAvailabilityChangedArgs, 'nightId'>>;
 };
 
 export type TableResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Table'] = ResolversParentTypes['Table']> = {
@@ -627,6 +741,7 @@ export type TrackedStreamerEdgeResolvers<ContextType = Context, ParentType exten
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+  bookings?: Resolver<ResolversTypes['BookingConnection'], ParentType, ContextType, Partial<UserBookingsArgs>>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
@@ -677,12 +792,15 @@ export type WishlistItemEdgeResolvers<ContextType = Context, ParentType extends 
 export type Resolvers<ContextType = Context> = {
   Availability?: AvailabilityResolvers<ContextType>;
   Booking?: BookingResolvers<ContextType>;
+  BookingConnection?: BookingConnectionResolvers<ContextType>;
+  BookingEdge?: BookingEdgeResolvers<ContextType>;
   Club?: ClubResolvers<ContextType>;
   ClubConnection?: ClubConnectionResolvers<ContextType>;
   ClubEdge?: ClubEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Deposit?: DepositResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Night?: NightResolvers<ContextType>;
   NightConnection?: NightConnectionResolvers<ContextType>;
   NightEdge?: NightEdgeResolvers<ContextType>;
@@ -691,6 +809,7 @@ export type Resolvers<ContextType = Context> = {
   Query?: QueryResolvers<ContextType>;
   Song?: SongResolvers<ContextType>;
   Streamer?: StreamerResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Table?: TableResolvers<ContextType>;
   TableAvailability?: TableAvailabilityResolvers<ContextType>;
   TableSession?: TableSessionResolvers<ContextType>;

@@ -1,14 +1,15 @@
 import type { Database } from '../db/client.js';
 import type { BatchOptions } from '../graphql/batch.js';
 import { createBookingLoaders } from './bookings/loaders.js';
+import type { Availability } from './clubs/availability.js';
 import { createClubLoaders } from './clubs/loaders.js';
 import { createSessionLoaders } from './sessions/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
 
 /** Every DataLoader of one request. Built per request: loaders memoize within it only. */
-export function createLoaders(db: Database, options: BatchOptions) {
-  const clubLoaders = createClubLoaders(db, options);
+export function createLoaders(db: Database, options: BatchOptions, availability: Availability) {
+  const clubLoaders = createClubLoaders(db, options, availability);
   return {
     ...clubLoaders,
     ...createBookingLoaders(db, options),

@@ -1,6 +1,8 @@
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
 import type { Viewer } from '../platform/auth.js';
+import type { AvailabilityFeed } from './clubs/availability-feed.js';
+import type { Availability } from './clubs/availability.js';
 import type { Loaders } from './loaders.js';
 
 /**
@@ -13,4 +15,8 @@ export interface Scope {
   loaders: Loaders;
   /** The signed-in caller's user row, created on a token's first use. UNAUTHENTICATED otherwise. */
   currentUser(): Promise<User>;
+  availability: Availability;
+  /** This instance's live view of availability, for subscriptions. */
+  availabilityFeed: AvailabilityFeed;
+  settings: { holdTtlSeconds: number };
 }

@@ -14,7 +14,16 @@ import { createMemoryCache, createRedisCache, type Cache } from '../platform/cac
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
 import { connectRedis } from '../platform/redis.js';
+import { AvailabilityFeed } from '../modules/clubs/availability-feed.js';
+import { createAvailability } from '../modules/clubs/availability.js';
+import { startHoldExpiry } from '../modules/bookings/expiry.js';
+import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
+import { newSqlStats } from '../platform/sql-stats.js';
+import type { Viewer } from '../platform/auth.js';
+import { formatResult } from '../errors.js';
 import { createApollo } from './apollo.js';
+import { createSharedSubscriptions } from './shared-subscriptions.js';
+import { attachWebSocket, type Extra } from './ws.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
 
@@ -57,29 +66,54 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       await migrate(handle);
       const { seeded } = config.seedDemoData ? await seedDemoData(handle.db) : { seeded: false };
 
-      const { pubsub, cache, redisClients } = await openSharedState(config, logger);
+      const { pubsub, cache, store, redisClients } = await openSharedState(config, logger);
       cleanups.push(() => pubsub.close(), ...redisClients.map((r) => () => r.quit()));
+      const availability = createAvailability(handle.db, store, pubsub, (error) =>
+        logger.warn({ err: error }, 'could not announce an availability change'),
+      );
+      const availabilityFeed = new AvailabilityFeed(availability, (error) =>
+        logger.warn({ err: error }, 'could not refresh a live availability snapshot'),
+      );
+      const holdExpiry = startHoldExpiry(handle.db, availability, config.bookings.sweepIntervalSeconds, (error) =>
+        logger.warn({ err: error }, 'hold expiry sweep failed'),
+      );
+      cleanups.push(() => holdExpiry.stop());
 
       const tokens = createTokenService(
         resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
       );
-      const apollo = createApollo(buildSchema(), config, metrics, logger);
+      const schema = buildSchema();
+      const apollo = createApollo(schema, config, metrics, logger);
       await apollo.start();
       cleanups.push(() => apollo.stop());
 
       const loaderOptions = { batch: config.loaderBatching };
+      const contextFor = (viewer: Viewer, sqlStats = newSqlStats()): Context => ({
+        db: handle.db,
+        viewer,
+        loaders: createLoaders(handle.db, loaderOptions, availability),
+        currentUser: currentUserOnce(handle.db, viewer),
+        availability,
+        availabilityFeed,
+        settings: { holdTtlSeconds: config.bookings.holdTtlSeconds },
+        sqlStats,
+      });
       const handleGraphQL = createGraphQLHandler({
         apollo,
         metrics,
         viewerFrom: (authorization) => tokens.viewerFrom(authorization),
-        contextFor: (viewer, sqlStats): Context => ({
-          db: handle.db,
-          viewer,
-          loaders: createLoaders(handle.db, loaderOptions),
-          currentUser: currentUserOnce(handle.db, viewer),
-          sqlStats,
-        }),
+        contextFor,
       });
+      const shared = createSharedSubscriptions(
+        {
+          availabilityChanged: {
+            topic: (args) => String(args.nightId),
+            listen: (nightId, push) => availabilityFeed.listen(nightId, push),
+          },
+        },
+        () => contextFor({ kind: 'anonymous' }),
+        (result) => formatResult(result, exposeInternals(config)),
+      );
 
       const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
         '/graphql': handleGraphQL,
@@ -110,6 +144,27 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         });
       });
       const server = httpServer;
+      const sockets = attachWebSocket<SocketExtra>(server, {
+        logger,
+        rewrite: shared.substitute,
+        originAllowed: (origin, request) => originAllowed(origin, request, config.allowedOrigins),
+        graphql: {
+          schema,
+          subscribe: shared.subscribe,
+          onNext: (_ctx, _id, _payload, _args, result) => shared.onNext(result) ?? formatResult(result, exposeInternals(config)),
+          jsonMessageReplacer: shared.replacer,
+          onConnect: async (ctx) => {
+            const authorization = ctx.connectionParams?.authorization;
+            const viewer = await tokens.viewerFrom(typeof authorization === 'string' ? authorization : undefined);
+            // A token that was sent but is not valid is refused (4403); no token is anonymous.
+            if (viewer.kind === 'anonymous' && viewer.tokenProblem) return false;
+            ctx.extra.viewer = viewer;
+            return true;
+          },
+          context: (ctx) => contextFor(ctx.extra.viewer ?? { kind: 'anonymous' }),
+        },
+      });
+      cleanups.push(() => sockets.close());
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -143,19 +198,37 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 async function openSharedState(
   config: Config,
   logger: Logger,
-): Promise<{ pubsub: PubSub; cache: Cache; redisClients: Redis[] }> {
-  if (!config.redis) return { pubsub: createMemoryPubSub(), cache: createMemoryCache(), redisClients: [] };
+): Promise<{ pubsub: PubSub; cache: Cache; store: VersionedStore; redisClients: Redis[] }> {
+  if (!config.redis) {
+    return { pubsub: createMemoryPubSub(), cache: createMemoryCache(), store: createMemoryVersionedStore(), redisClients: [] };
+  }
   const [commands, subscriber] = await Promise.all([
     connectRedis(config.redis, 'commands'),
     connectRedis(config.redis, 'subscriber'),
   ]);
   const prefix = config.redis.keyPrefix;
+  const cacheUnavailable = (error: unknown) => logger.warn({ err: error }, 'cache unavailable, reading PostgreSQL');
   return {
     pubsub: createRedisPubSub(commands, subscriber, prefix),
-    cache: createRedisCache(commands, prefix, (error) => logger.warn({ err: error }, 'cache unavailable, reading PostgreSQL')),
+    cache: createRedisCache(commands, prefix, cacheUnavailable),
+    store: createRedisVersionedStore(commands, prefix, cacheUnavailable),
     redisClients: [commands, subscriber],
   };
 }
+
+type SocketExtra = Extra & { viewer?: Viewer };
+
+/** Pages of the server's own origin and of the configured ones. */
+function originAllowed(origin: string, request: IncomingMessage, allowed: string[]): boolean {
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+const exposeInternals = (config: Config) => config.env === 'development';
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;

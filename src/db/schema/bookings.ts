@@ -55,7 +55,8 @@ export const bookings = pgTable(
     index('bookings_hold_expiry_idx')
       .on(t.holdExpiresAt)
       .where(sql`${t.status} = 'held'`),
-    index('bookings_user_created_idx').on(t.userId, t.createdAt),
+    // Serves a user's bookings, newest first, with keyset pagination.
+    index('bookings_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
   ],
 );
 

@@ -1,6 +1,19 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { pageRequest } from '../../graphql/pagination.js';
+import { bookingById, bookingsOf, cancelBooking, confirmBooking, holdTable } from './service.js';
 
 export const bookingResolvers: Resolvers = {
+  Query: {
+    booking: (_root, { id }, ctx) => bookingById(ctx, id),
+  },
+  Mutation: {
+    holdTable: (_root, { input }, ctx) => holdTable(ctx, input),
+    confirmBooking: (_root, { id }, ctx) => confirmBooking(ctx, id),
+    cancelBooking: (_root, { id }, ctx) => cancelBooking(ctx, id),
+  },
+  User: {
+    bookings: (user, { first, after }, ctx) => bookingsOf(ctx, user.id, pageRequest(first, after, 2)),
+  },
   Booking: {
     status: (booking) => booking.status.toUpperCase() as Uppercase<typeof booking.status>,
     night: (booking, _args, ctx) => ctx.loaders.nightById.load(booking.nightId).then((night) => night!),

@@ -2,13 +2,15 @@ import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { bookings, clubs, nights, tableSessions, tables, type Table } from '../../db/schema.js';
-import { listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import DataLoader from 'dataloader';
+import { isUuid, listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import type { Availability, AvailabilitySnapshot } from './availability.js';
 import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
 
 export type TableState = 'FREE' | 'HELD' | 'BOOKED' | 'SEATED';
 
 const labelOrder = new Intl.Collator('en', { numeric: true });
-const byLabel = (a: Table, b: Table) => labelOrder.compare(a.label, b.label);
+export const byLabel = (a: Table, b: Table) => labelOrder.compare(a.label, b.label);
 
 /** One night's table with what occupies it; the row behind `NightTable` and availability. */
 export type TableStateRow = Awaited<ReturnType<ReturnType<typeof tableStatesQuery>['execute']>>[number];
@@ -47,7 +49,12 @@ const queries = preparedPerDatabase((db) => {
   };
 });
 
-export function createClubLoaders(db: Database, options: BatchOptions) {
+/** Every table state of the nights, one statement (see `tableStatesQuery`). */
+export function selectTableStates(db: Database, nightIds: readonly string[]): Promise<TableStateRow[]> {
+  return queries(db).tableStates.execute({ ids: nightIds });
+}
+
+export function createClubLoaders(db: Database, options: BatchOptions, availability: Availability) {
   const q = queries(db);
   const clubById = rowLoader((ids) => q.clubsById.execute({ ids }), (c) => c.id, options);
   const tableById = rowLoader((ids) => q.tablesById.execute({ ids }), (t) => t.id, options);
@@ -80,7 +87,21 @@ export function createClubLoaders(db: Database, options: BatchOptions) {
     options,
   );
 
-  return { clubById, tableById, nightById, tablesByClub, nightsByClub, tableStatesByNight };
+  /** Snapshots from the shared store; the nights missing there cost one statement together. */
+  const availabilityByNight = new DataLoader<string, AvailabilitySnapshot | null>(
+    (nightIds) => availability.load(nightIds.filter(isUuid)).then(inKeyOrder(nightIds)),
+    { batch: options.batch },
+  );
+
+  return { clubById, tableById, nightById, tablesByClub, nightsByClub, tableStatesByNight, availabilityByNight };
+}
+
+/** Re-orders snapshots of the valid keys into the order of all keys (null for the rest). */
+function inKeyOrder(keys: readonly string[]) {
+  return (snapshots: (AvailabilitySnapshot | null)[]) => {
+    const byNight = new Map(snapshots.flatMap((s) => (s ? [[s.nightId, s] as const] : [])));
+    return keys.map((key) => byNight.get(key) ?? null);
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { pageRequest } from '../../graphql/pagination.js';
 import { activeVoteSessionOf } from '../voting/service.js';
-import { availabilityOf, clubBySlug, listClubs, nightById, nightTables, nightsOfClub, tablesOfClub } from './service.js';
+import { availabilityOf, clubBySlug, watchAvailability, listClubs, nightById, nightTables, nightsOfClub, tablesOfClub } from './service.js';
 
 export const clubResolvers: Resolvers = {
   Query: {
@@ -25,6 +25,11 @@ export const clubResolvers: Resolvers = {
     club: (night, _args, ctx) => ctx.loaders.clubById.load(night.clubId).then((club) => club!),
     availability: (night, _args, ctx) => availabilityOf(ctx, night),
     tables: (night, _args, ctx) => nightTables(ctx, night),
+  },
+  Subscription: {
+    availabilityChanged: {
+      subscribe: (_root, { nightId }, ctx) => watchAvailability(ctx, nightId),
+    },
   },
   Availability: {
     version: (snapshot) => snapshot.version,

@@ -3,7 +3,10 @@ import { clubs, type Club, type Night, type Table } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { requireStaffOf } from '../../platform/auth.js';
 import type { Scope } from '../scope.js';
-import type { TableState, TableStateRow } from './loaders.js';
+import { notFound } from '../../errors.js';
+import { LatestValueIterator } from '../../platform/latest.js';
+import type { AvailabilitySnapshot } from './availability.js';
+import type { TableStateRow } from './loaders.js';
 
 /** Clubs by slug, keyset-paginated on the slug. */
 export async function listClubs(scope: Scope, page: PageRequest) {
@@ -30,20 +33,21 @@ export function nightsOfClub(scope: Scope, club: Club, page: PageRequest) {
     .then((rows) => toConnection(rows, page.first, (n) => [n.startsAt.toISOString(), n.id]));
 }
 
-export interface AvailabilitySnapshot {
-  nightId: string;
-  version: number;
-  tables: { table: Table; state: TableState }[];
-}
-
 /** Which tables of a night are free, held, booked or seated, and the version that says so. */
 export async function availabilityOf(scope: Scope, night: Night): Promise<AvailabilitySnapshot> {
-  const rows = await scope.loaders.tableStatesByNight.load(night.id);
-  return {
-    nightId: night.id,
-    version: rows[0]?.version ?? night.availabilityVersion,
-    tables: rows.flatMap((row) => (row.table ? [{ table: row.table, state: row.state }] : [])),
-  };
+  return (await scope.loaders.availabilityByNight.load(night.id))!;
+}
+
+/**
+ * The night's snapshot now, then each newer one (slow readers skip to the latest), as
+ * subscription events `{ availabilityChanged }`. NOT_FOUND for an unknown night.
+ */
+export async function watchAvailability(scope: Scope, nightId: string): Promise<AsyncIterableIterator<{ availabilityChanged: AvailabilitySnapshot }>> {
+  if (!(await scope.loaders.nightById.load(nightId))) throw notFound('Night', nightId);
+  const events = new LatestValueIterator<{ availabilityChanged: AvailabilitySnapshot }>(() => void stop.then((s) => s()));
+  const stop = scope.availabilityFeed.listen(nightId, (snapshot) => events.push({ availabilityChanged: snapshot }));
+  await stop;
+  return events;
 }
 
 export type NightTableRow = TableStateRow & { table: Table };

@@ -1,0 +1,95 @@
+import type { Database } from '../../db/client.js';
+import type { Table } from '../../db/schema.js';
+import { groupBy } from '../../graphql/batch.js';
+import type { PubSub, Unsubscribe } from '../../platform/pubsub.js';
+import type { VersionedStore } from '../../platform/versioned-store.js';
+import { byLabel, selectTableStates, type TableState } from './loaders.js';
+
+/** Which tables of a night are free, held, booked or seated, as of `version`. */
+export interface AvailabilitySnapshot {
+  nightId: string;
+  clubId: string;
+  version: number;
+  currency: string;
+  tables: { table: Table; state: TableState }[];
+}
+
+const SNAPSHOT_TTL_SECONDS = 24 * 3600;
+const storeKey = (nightId: string) => `availability:${nightId}`;
+const topic = (nightId: string) => `availability:${nightId}`;
+
+/**
+ * Availability as a versioned snapshot shared by every reader and instance: computed
+ * once per version (one statement for any number of nights), kept in the shared store,
+ * announced on pub/sub after each commit.
+ */
+export interface Availability {
+  /** Current snapshots, in key order; null for a night that does not exist. */
+  load(nightIds: readonly string[]): Promise<(AvailabilitySnapshot | null)[]>;
+  /**
+   * Called after a transaction that changed these nights committed: stores their new
+   * snapshots, then announces the versions. Resolves once the store holds them, so the
+   * writer's client, reading next, never gets an older version than its own change.
+   */
+  committed(nightIds: readonly string[]): Promise<void>;
+  /** Computes the nights' snapshots from the database (and stores them), ignoring the store. */
+  recompute(nightIds: readonly string[]): Promise<AvailabilitySnapshot[]>;
+  /** Calls `onVersion` for every version of the night announced by any instance. */
+  watch(nightId: string, onVersion: (version: number) => void): Promise<Unsubscribe>;
+}
+
+export function createAvailability(
+  db: Database,
+  store: VersionedStore,
+  pubsub: PubSub,
+  onPublishError: (error: unknown) => void,
+): Availability {
+  async function computeAndStore(nightIds: readonly string[]): Promise<AvailabilitySnapshot[]> {
+    const rows = await selectTableStates(db, nightIds);
+    const snapshots = [...groupBy(rows, (row) => row.nightId).values()].map((nightRows): AvailabilitySnapshot => {
+      const first = nightRows[0]!;
+      return {
+        nightId: first.nightId,
+        clubId: first.clubId,
+        version: first.version,
+        currency: first.currency,
+        tables: nightRows
+          .flatMap((row) => (row.table ? [{ table: row.table, state: row.state }] : []))
+          .sort((a, b) => byLabel(a.table, b.table)),
+      };
+    });
+    await Promise.all(
+      snapshots.map((s) => store.put(storeKey(s.nightId), { version: s.version, value: JSON.stringify(s) }, SNAPSHOT_TTL_SECONDS)),
+    );
+    return snapshots;
+  }
+
+  return {
+    async load(nightIds) {
+      const cached = await store.getMany(nightIds.map(storeKey));
+      const result = cached.map((entry) => (entry ? (JSON.parse(entry.value) as AvailabilitySnapshot) : null));
+      const missing = nightIds.filter((_, i) => result[i] === null);
+      if (missing.length > 0) {
+        const computed = new Map((await computeAndStore(missing)).map((s) => [s.nightId, s]));
+        nightIds.forEach((id, i) => {
+          result[i] ??= computed.get(id) ?? null;
+        });
+      }
+      return result;
+    },
+    recompute: computeAndStore,
+    async committed(nightIds) {
+      if (nightIds.length === 0) return;
+      const snapshots = await computeAndStore(nightIds);
+      // The change is committed whatever happens here: a lost announcement delays live
+      // updates until the next one, it must not turn the mutation into an error.
+      await Promise.all(
+        snapshots.map((s) => pubsub.publish(topic(s.nightId), String(s.version)).catch(onPublishError)),
+      );
+    },
+    watch(nightId, onVersion) {
+      return pubsub.subscribe(topic(nightId), (message) => onVersion(Number(message)));
+    },
+  };
+}
+

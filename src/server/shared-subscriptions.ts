@@ -1,0 +1,140 @@
+import {
+  execute,
+  getArgumentValues,
+  getOperationAST,
+  getVariableValues,
+  print,
+  subscribe,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+} from 'graphql';
+import { LatestValueIterator } from '../platform/latest.js';
+
+/**
+ * A subscription field whose events are the same for every subscriber (public data), so
+ * they can be executed once and sent to all.
+ */
+export interface SharedField {
+  /** The topic the arguments name, e.g. the night id. */
+  topic(args: Record<string, unknown>): string;
+  /** Starts delivering the topic's root values to `push`; resolves to a stop function. */
+  listen(topic: string, push: (value: unknown) => void): Promise<() => void>;
+}
+
+interface Group {
+  subscribers: Set<LatestValueIterator<ExecutionResult>>;
+  last: ExecutionResult | undefined;
+  /** Events are numbered; a result that resolves after a later one's is dropped. */
+  sent: number;
+  received: number;
+  stop: Promise<() => void>;
+}
+
+const MARKER = '"@@nightgraph-shared-payload@@"';
+
+/**
+ * Executes shared subscriptions once per event per (field, topic, document, variables)
+ * and serializes each result once: every subscriber of a group receives the same result
+ * object, which `onNext` passes through untouched and `replacer` turns into a marker that
+ * `substitute` swaps for the pre-serialized JSON. graphql-ws on its own would execute and
+ * stringify the event once per subscriber. Slow subscribers are conflated to the latest
+ * result. Other subscriptions run through graphql-js's `subscribe` as usual.
+ */
+export function createSharedSubscriptions(
+  fields: Record<string, SharedField>,
+  contextValue: () => unknown,
+  formatResult: (result: ExecutionResult) => ExecutionResult,
+) {
+  const groups = new Map<string, Group>();
+  const serialized = new WeakMap<object, string>();
+  let pending: string | undefined;
+
+  function share(result: ExecutionResult): ExecutionResult {
+    const formatted = formatResult(result);
+    serialized.set(formatted, JSON.stringify(formatted));
+    return formatted;
+  }
+
+  function join(key: string, args: ExecutionArgs, field: SharedField, fieldName: string, topic: string) {
+    let group = groups.get(key);
+    if (!group) {
+      const created: Group = { subscribers: new Set(), last: undefined, sent: 0, received: 0, stop: Promise.resolve(() => {}) };
+      created.stop = field.listen(topic, (value) => {
+        const sequence = (created.received += 1);
+        const executed = execute({ ...args, rootValue: { [fieldName]: value }, contextValue: contextValue() });
+        void Promise.resolve(executed).then((result) => {
+          if (sequence < created.sent) return;
+          created.sent = sequence;
+          created.last = share(result);
+          for (const subscriber of created.subscribers) subscriber.push(created.last);
+        });
+      });
+      groups.set(key, created);
+      group = created;
+    }
+    const joined = group;
+    const iterator = new LatestValueIterator<ExecutionResult>(() => {
+      joined.subscribers.delete(iterator);
+      if (joined.subscribers.size === 0 && groups.get(key) === joined) {
+        groups.delete(key);
+        void joined.stop.then((stop) => stop());
+      }
+    });
+    joined.subscribers.add(iterator);
+    if (joined.last) iterator.push(joined.last);
+    return iterator;
+  }
+
+  return {
+    /** graphql-ws's `subscribe` option. */
+    subscribe(args: ExecutionArgs) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const selection = operation?.selectionSet.selections[0];
+      const fieldName = selection?.kind === 'Field' ? selection.name.value : undefined;
+      const field = fieldName ? fields[fieldName] : undefined;
+      const fieldDef = fieldName ? args.schema.getSubscriptionType()?.getFields()[fieldName] : undefined;
+      if (!operation || !field || !fieldDef || operation.selectionSet.selections.length !== 1) return subscribe(args);
+      const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {});
+      if (variables.errors) return { errors: variables.errors };
+      const fieldArgs = getArgumentValues(fieldDef, selection as FieldNode, variables.coerced);
+      const topic = field.topic(fieldArgs);
+      const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${print(args.document)}`;
+      return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic);
+    },
+    /** graphql-ws's `onNext`: keeps a shared result's identity so `replacer` can spot it. */
+    onNext(result: ExecutionResult): ExecutionResult | undefined {
+      return serialized.has(result) ? result : undefined;
+    },
+    /** graphql-ws's `jsonMessageReplacer`. */
+    replacer(this: unknown, key: string, value: unknown): unknown {
+      if (key === 'payload' && typeof value === 'object' && value !== null) {
+        const json = serialized.get(value);
+        if (json !== undefined) {
+          pending = json;
+          return MARKER.slice(1, -1);
+        }
+      }
+      return value;
+    },
+    /**
+     * Swaps the marker for the shared JSON. graphql-ws stringifies a message and hands it
+     * to the socket's `send` in one synchronous step, so `pending` is this message's payload.
+     */
+    substitute(data: string): string {
+      if (pending === undefined) return data;
+      const index = data.indexOf(MARKER);
+      const json = pending;
+      pending = undefined;
+      return index === -1 ? data : data.slice(0, index) + json + data.slice(index + MARKER.length);
+    },
+    /** Groups and subscribers on this instance. */
+    get size(): { groups: number; subscribers: number } {
+      let subscribers = 0;
+      for (const group of groups.values()) subscribers += group.subscribers.size;
+      return { groups: groups.size, subscribers };
+    },
+  };
+}
+
+export type SharedSubscriptions = ReturnType<typeof createSharedSubscriptions>;

@@ -1,0 +1,100 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, makeServer, type ServerOptions } from 'graphql-ws';
+import { handleProtocols } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../platform/logger.js';
+
+export interface WebSocketOptions<E> {
+  /** graphql-ws server options (schema, context, hooks). */
+  graphql: ServerOptions<Record<string, unknown> | undefined, E>;
+  /** Rewrites each outgoing message just before it is sent (see shared subscriptions). */
+  rewrite?: (data: string) => string;
+  /** Whether a browser page from this Origin may connect (no Origin: not a browser, allowed). */
+  originAllowed: (origin: string, request: IncomingMessage) => boolean;
+  logger: Logger;
+  /** Milliseconds between pings; a client that misses a pong is dropped. */
+  keepAliveMs?: number;
+}
+
+export interface Extra {
+  socket: WebSocket;
+  request: IncomingMessage;
+}
+
+/**
+ * The only module that knows `ws`: serves graphql-ws on `/graphql` of the HTTP server.
+ * Browsers from foreign origins are refused at the upgrade, before any GraphQL message
+ * (CSRF protection does not cover WebSockets).
+ */
+export function attachWebSocket<E extends Extra>(httpServer: Server, options: WebSocketOptions<E>) {
+  const wss = new WebSocketServer({ noServer: true, handleProtocols });
+  const server = makeServer(options.graphql);
+  const keepAliveMs = options.keepAliveMs ?? 12_000;
+  const rewrite = options.rewrite ?? ((data: string) => data);
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const origin = request.headers.origin;
+    if (path !== '/graphql' || (origin !== undefined && !options.originAllowed(origin, request))) {
+      socket.end(`HTTP/1.1 ${path !== '/graphql' ? '404 Not Found' : '403 Forbidden'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  httpServer.on('upgrade', onUpgrade);
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.once('error', (error) => {
+      options.logger.warn({ err: error }, 'websocket error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    let alive = true;
+    socket.on('pong', () => {
+      alive = true;
+    });
+    const ping = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, keepAliveMs);
+    ping.unref();
+
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(rewrite(data), (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (message) => {
+            handle(String(message)).catch((error: unknown) => {
+              options.logger.error({ err: error }, 'websocket message failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      { socket, request } as E,
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(ping);
+      void closed(code, String(reason));
+    });
+  });
+
+  return {
+    /** Clients connected now. */
+    get clients(): number {
+      return wss.clients.size;
+    },
+    /** Closes every connection with 1001 (going away) and stops accepting new ones. */
+    async close(): Promise<void> {
+      httpServer.off('upgrade', onUpgrade);
+      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
-import type { Tx } from '../../db/client.js';
+import type { Executor, Tx } from '../../db/client.js';
 import { bookings, nights, tableSessions, tables, type Booking } from '../../db/schema.js';
 import { AppError, ErrorCode, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
@@ -32,8 +32,8 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
   if (!isUuid(input.tableId)) throw badInput(`Table ${JSON.stringify(input.tableId)} is not a table of this night's club`);
   const user = await scope.currentUser();
   const requestHash = digest([input.nightId, input.tableId, input.partySize]);
-  const replay = async () => {
-    const [previous] = await scope.db
+  const replay = async (db: Executor = scope.db) => {
+    const [previous] = await db
       .select()
       .from(bookings)
       .where(and(eq(bookings.userId, user.id), eq(bookings.idempotencyKey, input.idempotencyKey)));
@@ -46,10 +46,13 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
 
   const earlier = await replay();
   if (earlier) return earlier;
-  let booking: Booking;
+  let outcome: { booking: Booking; created: boolean };
   try {
-    booking = await scope.db.transaction(async (tx) => {
+    outcome = await scope.db.transaction(async (tx) => {
       const night = await lockNight(tx, input.nightId);
+      // The same request may have committed while this one waited for the lock.
+      const raced = await replay(tx);
+      if (raced) return { booking: raced, created: false };
       if (night.endsAt.getTime() <= Date.now()) throw badInput('This night is already over');
       const [table] = await tx
         .select()
@@ -86,7 +89,7 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
         })
         .returning();
       await bumpVersion(tx, night.id);
-      return created!;
+      return { booking: created!, created: true };
     });
   } catch (error) {
     if (isUniqueViolation(error, 'bookings_user_idempotency_key')) {
@@ -97,7 +100,8 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
     if (isUniqueViolation(error, 'bookings_live_table_key')) throw conflict('This table is already taken for the night');
     throw error;
   }
-  await scope.availability.committed([booking.nightId]);
+  const { booking, created } = outcome;
+  if (created) await scope.availability.committed([booking.nightId]);
   scope.loaders.bookingById.clear(booking.id).prime(booking.id, booking);
   return booking;
 }

@@ -104,7 +104,9 @@ export function formatResult(result: ExecutionResult, exposeInternals: boolean):
   return {
     ...result,
     errors: result.errors.map((error) => {
-      const formatted = formatError(error.toJSON(), error, exposeInternals);
+      const json: GraphQLFormattedError =
+        typeof error.toJSON === 'function' ? error.toJSON() : { message: String((error as { message?: unknown }).message) };
+      const formatted = formatError(json, error, exposeInternals);
       return new GraphQLError(formatted.message, {
         ...(formatted.path ? { path: formatted.path } : {}),
         ...(formatted.extensions ? { extensions: formatted.extensions } : {}),

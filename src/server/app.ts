@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { GraphQLError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
@@ -20,7 +21,8 @@ import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
-import { formatResult } from '../errors.js';
+import { formatResult, notFound } from '../errors.js';
+import { isUuid } from '../graphql/batch.js';
 import { createApollo } from './apollo.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
 import { attachWebSocket, type Extra } from './ws.js';
@@ -83,6 +85,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
       );
       const schema = buildSchema();
+      /** Errors that are not ours are masked for clients; the log keeps them. */
+      const logUnexpected = <R extends { errors?: readonly GraphQLError[] }>(result: R): R => {
+        for (const error of result.errors ?? []) {
+          const code = error.extensions?.code;
+          if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+            logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in a WebSocket operation');
+          }
+        }
+        return result;
+      };
       const apollo = createApollo(schema, config, metrics, logger);
       await apollo.start();
       cleanups.push(() => apollo.stop());
@@ -108,11 +120,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         {
           availabilityChanged: {
             topic: (args) => String(args.nightId),
+            admit: async (nightId) => {
+              const [snapshot] = await availability.load([nightId].filter(isUuid));
+              if (!snapshot) throw notFound('Night', nightId);
+            },
             listen: (nightId, push) => availabilityFeed.listen(nightId, push),
           },
         },
         () => contextFor({ kind: 'anonymous' }),
-        (result) => formatResult(result, exposeInternals(config)),
+        (result) => formatResult(logUnexpected(result), exposeInternals(config)),
       );
 
       const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
@@ -151,7 +167,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         graphql: {
           schema,
           subscribe: shared.subscribe,
-          onNext: (_ctx, _id, _payload, _args, result) => shared.onNext(result) ?? formatResult(result, exposeInternals(config)),
+          onNext: (_ctx, _id, _payload, _args, result) =>
+            shared.onNext(result) ?? formatResult(logUnexpected(result), exposeInternals(config)),
           jsonMessageReplacer: shared.replacer,
           onConnect: async (ctx) => {
             const authorization = ctx.connectionParams?.authorization;

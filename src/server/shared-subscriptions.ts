@@ -1,4 +1,5 @@
 import {
+  GraphQLError,
   execute,
   getArgumentValues,
   getOperationAST,
@@ -18,6 +19,8 @@ import { LatestValueIterator } from '../platform/latest.js';
 export interface SharedField {
   /** The topic the arguments name, e.g. the night id. */
   topic(args: Record<string, unknown>): string;
+  /** Throws (e.g. NOT_FOUND) when a subscriber may not join the topic; becomes the result's error. */
+  admit(topic: string): Promise<void>;
   /** Starts delivering the topic's root values to `push`; resolves to a stop function. */
   listen(topic: string, push: (value: unknown) => void): Promise<() => void>;
 }
@@ -88,7 +91,7 @@ export function createSharedSubscriptions(
 
   return {
     /** graphql-ws's `subscribe` option. */
-    subscribe(args: ExecutionArgs) {
+    async subscribe(args: ExecutionArgs) {
       const operation = getOperationAST(args.document, args.operationName);
       const selection = operation?.selectionSet.selections[0];
       const fieldName = selection?.kind === 'Field' ? selection.name.value : undefined;
@@ -99,6 +102,12 @@ export function createSharedSubscriptions(
       if (variables.errors) return { errors: variables.errors };
       const fieldArgs = getArgumentValues(fieldDef, selection as FieldNode, variables.coerced);
       const topic = field.topic(fieldArgs);
+      try {
+        await field.admit(topic);
+      } catch (error) {
+        if (error instanceof GraphQLError) return { errors: [error] };
+        throw error;
+      }
       const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${print(args.document)}`;
       return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic);
     },

@@ -28,8 +28,10 @@ export async function subscribe<T = any>(
     { query, variables },
     {
       next: (result) => void results.push(result as Subscription<T>['results'][number]),
+      // GraphQL errors of a refused subscription arrive as a list; anything else is a transport failure.
       error: (error) => {
-        failure = error;
+        if (Array.isArray(error)) results.push({ errors: error });
+        else failure = error;
       },
       complete: () => {},
     },

@@ -26,6 +26,7 @@ import { isUuid } from '../graphql/batch.js';
 import { createApollo } from './apollo.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
 import { attachWebSocket, type Extra } from './ws.js';
+import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
 
@@ -150,10 +151,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         },
       };
 
+      const hallRoutes = createHallRoutes(() => contextFor({ kind: 'anonymous' }));
       httpServer = createServer((req, res) => {
-        const route = routes[new URL(req.url ?? '/', 'http://localhost').pathname];
-        if (!route) return sendJson(res, 404, { error: 'not found' });
-        route(req, res).catch((error: unknown) => {
+        const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+        const route = routes[path];
+        const answered = route
+          ? route(req, res).then(() => true)
+          : hallRoutes(req, res, path);
+        answered.then((done) => {
+          if (!done) sendJson(res, 404, { error: 'not found' });
+        }).catch((error: unknown) => {
           logger.error({ err: error }, 'request failed');
           if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
           else res.destroy();

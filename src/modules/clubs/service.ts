@@ -66,3 +66,20 @@ export function nightById(scope: Scope, id: string): Promise<Night | null> {
 export function tablesOfClub(scope: Scope, club: Club): Promise<Table[]> {
   return scope.loaders.tablesByClub.load(club.id);
 }
+
+/**
+ * The club and current snapshot for the floor plan of `nightId` at club `slug`; null when
+ * either is unknown or the night is not the club's.
+ */
+export async function hallOf(scope: Scope, slug: string, nightId: string): Promise<{ club: Club; snapshot: AvailabilitySnapshot } | null> {
+  const [club, snapshot] = await Promise.all([clubBySlug(scope, slug), scope.loaders.availabilityByNight.load(nightId)]);
+  if (!club || !snapshot || snapshot.clubId !== club.id) return null;
+  return { club, snapshot };
+}
+
+/** A night with its club, or null. */
+export async function nightWithClub(scope: Scope, nightId: string): Promise<{ night: Night; club: Club } | null> {
+  const night = await scope.loaders.nightById.load(nightId);
+  const club = night ? await scope.loaders.clubById.load(night.clubId) : null;
+  return night && club ? { night, club } : null;
+}

@@ -4,4 +4,6 @@ import type { SqlStats } from '../platform/sql-stats.js';
 /** The GraphQL context: a service scope plus what the transport measures. */
 export interface Context extends Scope {
   sqlStats: SqlStats;
+  /** Snapshot versions this request's resolvers read, by night: what a cached response depends on. */
+  availabilityVersions: Map<string, number>;
 }

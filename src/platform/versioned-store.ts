@@ -12,6 +12,8 @@ export interface Versioned {
  */
 export interface VersionedStore {
   getMany(keys: readonly string[]): Promise<(Versioned | null)[]>;
+  /** Only the version stored under `key` (cheaper than the value); null when absent. */
+  version(key: string): Promise<number | null>;
   put(key: string, entry: Versioned, ttlSeconds: number): Promise<void>;
 }
 
@@ -25,6 +27,10 @@ export function createMemoryVersionedStore(maxEntries = 50_000): VersionedStore 
         if (!entry || entry.expiresAt <= now) return null;
         return { version: entry.version, value: entry.value };
       });
+    },
+    async version(key) {
+      const entry = entries.get(key);
+      return entry && entry.expiresAt > Date.now() ? entry.version : null;
     },
     async put(key, entry, ttlSeconds) {
       const current = entries.get(key);
@@ -68,6 +74,17 @@ export function createRedisVersionedStore(redis: Redis, prefix: string, onError:
       } catch (error) {
         onError(error);
         return keys.map(() => null);
+      }
+    },
+    async version(key) {
+      try {
+        // The value starts with "<version>\n": read no more than a version can span.
+        const head = await redis.getrange(prefix + key, 0, 20);
+        const newline = head.indexOf('\n');
+        return newline > 0 ? Number(head.slice(0, newline)) : null;
+      } catch (error) {
+        onError(error);
+        return null;
       }
     },
     async put(key, entry, ttlSeconds) {

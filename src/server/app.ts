@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '../platform/logger.js';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
 import { connectRedis } from '../platform/redis.js';
 import { AvailabilityFeed } from '../modules/clubs/availability-feed.js';
-import { createAvailability } from '../modules/clubs/availability.js';
+import { createAvailability, type Availability } from '../modules/clubs/availability.js';
 import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats } from '../platform/sql-stats.js';
@@ -25,6 +25,7 @@ import { formatResult, notFound } from '../errors.js';
 import { isUuid } from '../graphql/batch.js';
 import { createApollo } from './apollo.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
+import { createResponseCache } from './response-cache.js';
 import { attachWebSocket, type Extra } from './ws.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
@@ -43,6 +44,7 @@ export interface RunningApp {
   tokens: TokenService;
   pubsub: PubSub;
   cache: Cache;
+  availability: Availability;
   /** Whether demo data was loaded on this start. */
   seeded: boolean;
 }
@@ -110,10 +112,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         availabilityFeed,
         settings: { holdTtlSeconds: config.bookings.holdTtlSeconds },
         sqlStats,
+        availabilityVersions: new Map(),
       });
       const handleGraphQL = createGraphQLHandler({
         apollo,
         metrics,
+        responseCache: config.responseCache ? createResponseCache((nightId) => availability.storedVersion(nightId)) : undefined,
+        sqlStatsInExtensions: config.sqlStatsInExtensions,
         viewerFrom: (authorization) => tokens.viewerFrom(authorization),
         contextFor,
       });
@@ -196,7 +201,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const port = (server.address() as AddressInfo).port;
       const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
       logger.info({ url, database: handle.kind, redis: Boolean(config.redis) }, 'nightgraph listening');
-      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, seeded };
+      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, availability, seeded };
     },
 
     async stop() {

@@ -5,6 +5,7 @@ import type { Context } from '../graphql/context.js';
 import type { Viewer } from '../platform/auth.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
 import type { Metrics } from './metrics.js';
+import type { GraphQLBody, ResponseCache } from './response-cache.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -13,6 +14,9 @@ export interface GraphQLHttpOptions {
   viewerFrom(authorization: string | undefined): Promise<Viewer>;
   contextFor(viewer: Viewer, sqlStats: SqlStats): Context;
   metrics: Metrics;
+  /** Serves repeated availability reads without GraphQL; absent when disabled. */
+  responseCache: ResponseCache | undefined;
+  sqlStatsInExtensions: boolean;
 }
 
 /**
@@ -41,7 +45,26 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       }
     }
 
+    const cacheable = options.responseCache && isBody(body) ? body : undefined;
+    if (cacheable) {
+      const data = await options.responseCache!.lookup(cacheable);
+      if (data !== null) {
+        const elapsedMs = performance.now() - started;
+        options.metrics.requestDuration.observe(elapsedMs / 1000);
+        options.metrics.statementsPerRequest.observe(0);
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        res.setHeader('Server-Timing', `sql;dur=0.00;desc="0 statements", cache;desc="hit", total;dur=${elapsedMs.toFixed(2)}`);
+        res.end(
+          options.sqlStatsInExtensions
+            ? `{"data":${data},"extensions":{"sql":{"statements":0,"durationMs":0},"responseCache":"hit"}}`
+            : `{"data":${data}}`,
+        );
+        return;
+      }
+    }
+
     const sqlStats = newSqlStats();
+    let context: Context | undefined;
     const response = await countSqlIn(sqlStats, () =>
       options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: {
@@ -50,7 +73,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
           search: new URL(req.url ?? '/', 'http://localhost').search,
           body,
         },
-        context: async () => options.contextFor(await options.viewerFrom(headers.get('authorization')), sqlStats),
+        context: async () => (context = options.contextFor(await options.viewerFrom(headers.get('authorization')), sqlStats)),
       }),
     );
 
@@ -65,11 +88,18 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     );
     if (response.body.kind === 'complete') {
       res.end(response.body.string);
+      if (cacheable && context && res.statusCode === 200) {
+        options.responseCache!.remember(cacheable, context.availabilityVersions, response.body.string);
+      }
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+}
+
+function isBody(value: unknown): value is GraphQLBody {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function readBody(req: IncomingMessage): Promise<{ kind: 'ok'; text: string } | { kind: 'too-large' }> {

@@ -108,8 +108,7 @@ describe('the expiry sweep', () => {
     const [night] = await fx.nights(club.id, 1);
     const user = await fx.user();
     await fx.booking({ nightId: night!.id, tableId: table!.id, userId: user.id, status: 'held', holdExpiresAt: new Date(Date.now() - 1000) });
-    const availability = { committed: async () => {}, load: async () => [], recompute: async () => [], watch: async () => async () => {} };
-    const runs = await Promise.all([expireHolds(app.db, availability), expireHolds(app.db, availability)]);
+    const runs = await Promise.all([expireHolds(app.db, app.availability), expireHolds(app.db, app.availability)]);
     // Whichever instance claims the night releases the hold; together they release it once.
     expect(runs.flat().filter((id) => id === night!.id).length).toBeLessThanOrEqual(1);
     const [row] = await app.db.select().from(bookings).where(eq(bookings.nightId, night!.id));

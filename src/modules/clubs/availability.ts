@@ -32,6 +32,8 @@ export interface Availability {
    * writer's client, reading next, never gets an older version than its own change.
    */
   committed(nightIds: readonly string[]): Promise<void>;
+  /** The version of the night's snapshot in the shared store; null if none is stored (or the store fails). */
+  storedVersion(nightId: string): Promise<number | null>;
   /** Computes the nights' snapshots from the database (and stores them), ignoring the store. */
   recompute(nightIds: readonly string[]): Promise<AvailabilitySnapshot[]>;
   /** Calls `onVersion` for every version of the night announced by any instance. */
@@ -78,6 +80,7 @@ export function createAvailability(
       return result;
     },
     recompute: computeAndStore,
+    storedVersion: (nightId) => store.version(storeKey(nightId)),
     async committed(nightIds) {
       if (nightIds.length === 0) return;
       const snapshots = await computeAndStore(nightIds);

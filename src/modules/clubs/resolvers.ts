@@ -23,7 +23,11 @@ export const clubResolvers: Resolvers = {
   },
   Night: {
     club: (night, _args, ctx) => ctx.loaders.clubById.load(night.clubId).then((club) => club!),
-    availability: (night, _args, ctx) => availabilityOf(ctx, night),
+    availability: async (night, _args, ctx) => {
+      const snapshot = await availabilityOf(ctx, night);
+      ctx.availabilityVersions.set(snapshot.nightId, snapshot.version);
+      return snapshot;
+    },
     tables: (night, _args, ctx) => nightTables(ctx, night),
   },
   Subscription: {

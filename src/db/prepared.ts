@@ -21,17 +21,17 @@ export function preparedPerDatabase<T>(build: (db: Database) => T): (db: Databas
 
 /**
  * The keyset condition of a page after a cursor of (timestamp, id), as placeholders
- * `afterTime` and `afterId`; `direction` is the order of the page.
+ * `afterKey` and `afterId`; `direction` is the order of the page.
  */
 export function afterCursor(time: Column, id: Column, direction: 'asc' | 'desc'): SQL {
   const operator = direction === 'asc' ? sql.raw('>') : sql.raw('<');
-  return sql`(${time}, ${id}) ${operator} (${sql.placeholder('afterTime')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`;
+  return sql`(${time}, ${id}) ${operator} (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`;
 }
 
 /** Placeholder values for a page: one row more than asked (to tell whether more exist), and the cursor. */
 export function pageValues(page: PageRequest): Record<string, unknown> {
   const limit = page.first + 1;
   if (!page.after) return { limit };
-  const [afterTime, afterId] = page.after;
-  return { limit, afterTime, afterId };
+  const [afterKey, afterId] = page.after;
+  return { limit, afterKey, afterId };
 }

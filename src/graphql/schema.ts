@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { bookingResolvers } from '../modules/bookings/resolvers.js';
+import { checkinResolvers } from '../modules/checkin/resolvers.js';
 import { clubResolvers } from '../modules/clubs/resolvers.js';
 import { sessionResolvers } from '../modules/sessions/resolvers.js';
 import { streamerResolvers } from '../modules/streamers/resolvers.js';
@@ -18,6 +19,7 @@ const moduleResolvers: Resolvers[] = [
   clubResolvers,
   bookingResolvers,
   sessionResolvers,
+  checkinResolvers,
   streamerResolvers,
   votingResolvers,
 ];

@@ -2,9 +2,11 @@ import type { Database } from '../db/client.js';
 import type { BatchOptions } from '../graphql/batch.js';
 import { createBookingLoaders } from './bookings/loaders.js';
 import type { Availability } from './clubs/availability.js';
+import { createCheckinLoaders } from './checkin/loaders.js';
 import { createClubLoaders } from './clubs/loaders.js';
 import { createSessionLoaders } from './sessions/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
+import { createUserLoaders } from './users/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
 
 /** Every DataLoader of one request. Built per request: loaders memoize within it only. */
@@ -13,9 +15,11 @@ export function createLoaders(db: Database, options: BatchOptions, availability:
   return {
     ...clubLoaders,
     ...createBookingLoaders(db, options),
+    ...createCheckinLoaders(db, options),
     ...createSessionLoaders(db, options),
     ...createStreamerLoaders(db, options),
     ...createVotingLoaders(db, options),
+    ...createUserLoaders(db, options),
   };
 }
 

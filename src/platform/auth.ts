@@ -111,6 +111,11 @@ export function isStaffOf(principal: Principal, clubId: string): boolean {
   return staff && principal.clubIds.includes(clubId);
 }
 
+/** True for an admin, or a manager of `clubId`. */
+export function isManagerOf(principal: Principal, clubId: string): boolean {
+  return principal.roles.includes('admin') || (principal.roles.includes('manager') && principal.clubIds.includes(clubId));
+}
+
 /** Passes for staff of the club (see `isStaffOf`); UNAUTHENTICATED or FORBIDDEN otherwise. */
 export function requireStaffOf(viewer: Viewer, clubId: string, what: string): Principal {
   const principal = requirePrincipal(viewer);

@@ -2,7 +2,7 @@ import { and, eq, lte, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { bookings, nights } from '../../db/schema.js';
 import type { Availability } from '../clubs/availability.js';
-import { bumpVersion } from './service.js';
+import { bumpVersion } from '../clubs/service.js';
 
 const NIGHTS_PER_SWEEP = 100;
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { and, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client.js';
-import { bookings, nights, tableSessions, tables, type Booking } from '../../db/schema.js';
+import { bookings, tableSessions, tables, type Booking } from '../../db/schema.js';
 import { AppError, ErrorCode, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { isStaffOf, requirePrincipal } from '../../platform/auth.js';
+import { bumpVersion, lockNight } from '../clubs/service.js';
 import type { Scope } from '../scope.js';
 
 export interface HoldTableInput {
@@ -200,22 +201,8 @@ async function changeBooking(
   return outcome;
 }
 
-/** Locks the night's row: every change of its tables' bookings and sessions queues here. */
-async function lockNight(tx: Tx, nightId: string) {
-  const [night] = await tx.select().from(nights).where(eq(nights.id, nightId)).for('update');
-  if (!night) throw notFound('Night', nightId);
-  return night;
-}
-
-/** Bumps the night's availability version; called in the transaction that changed it. */
-export async function bumpVersion(tx: Tx, nightId: string): Promise<void> {
-  await tx
-    .update(nights)
-    .set({ availabilityVersion: sql`${nights.availabilityVersion} + 1` })
-    .where(eq(nights.id, nightId));
-}
-
-async function refuseIfTaken(tx: Tx, nightId: string, tableId: string, label: string): Promise<void> {
+/** CONFLICT (with the table's state) if the table is seated, held or booked for the night. */
+export async function refuseIfTaken(tx: Tx, nightId: string, tableId: string, label: string): Promise<void> {
   const [seated] = await tx
     .select({ id: tableSessions.id })
     .from(tableSessions)

@@ -1,5 +1,6 @@
-import { asc, eq, gt } from 'drizzle-orm';
-import { clubs, type Club, type Night, type Table } from '../../db/schema.js';
+import { asc, eq, gt, sql } from 'drizzle-orm';
+import type { Tx } from '../../db/client.js';
+import { clubs, nights, type Club, type Night, type Table } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { requireStaffOf } from '../../platform/auth.js';
 import type { Scope } from '../scope.js';
@@ -82,4 +83,23 @@ export async function nightWithClub(scope: Scope, nightId: string): Promise<{ ni
   const night = await scope.loaders.nightById.load(nightId);
   const club = night ? await scope.loaders.clubById.load(night.clubId) : null;
   return night && club ? { night, club } : null;
+}
+
+/**
+ * Locks the night's row. Every change of a night's bookings and table sessions takes this
+ * lock first, so checks made after it see every earlier change, and the version bump in
+ * the same transaction orders the commits.
+ */
+export async function lockNight(tx: Tx, nightId: string): Promise<Night> {
+  const [night] = await tx.select().from(nights).where(eq(nights.id, nightId)).for('update');
+  if (!night) throw notFound('Night', nightId);
+  return night;
+}
+
+/** Bumps the night's availability version; called in the transaction that changed it. */
+export async function bumpVersion(tx: Tx, nightId: string): Promise<void> {
+  await tx
+    .update(nights)
+    .set({ availabilityVersion: sql`${nights.availabilityVersion} + 1` })
+    .where(eq(nights.id, nightId));
 }

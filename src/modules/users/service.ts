@@ -31,3 +31,9 @@ export function currentUserOnce(db: Database, viewer: Viewer): () => Promise<Use
   let pending: Promise<User> | undefined;
   return () => (pending ??= ensureUser(db, requirePrincipal(viewer).subject));
 }
+
+/** Another user as the API shows them: no roles (those belong to a token, not a row). */
+export async function userById(scope: Scope, id: string): Promise<UserModel | null> {
+  const user = await scope.loaders.userById.load(id);
+  return user ? { ...user, roles: [] } : null;
+}

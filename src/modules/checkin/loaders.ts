@@ -1,0 +1,168 @@
+import { and, asc, countDistinct, desc, eq, sql } from 'drizzle-orm';
+import { anyId } from '../../db/any.js';
+import type { Database } from '../../db/client.js';
+import { pageValues, preparedPerDatabase } from '../../db/prepared.js';
+import { agents, checkIns, guestEntries, nights } from '../../db/schema.js';
+import { groupBy, isUuid, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import type { PageRequest } from '../../graphql/pagination.js';
+import DataLoader from 'dataloader';
+import { normalizePhone } from './phone.js';
+
+/** Guests and check-ins counted per promoter code. */
+export interface AgentStatsRow {
+  agentId: string;
+  guests: number;
+  checkIns: number;
+}
+
+/** What a filtered page of a night's list asks for; `filter` is the search or the gate. */
+export interface FilteredPageKey {
+  nightId: string;
+  filter: string | null;
+  page: PageRequest;
+}
+
+const queries = preparedPerDatabase((db) => {
+  const ids = sql.placeholder('ids');
+  const filter = sql.placeholder('filter');
+
+  /**
+   * A page of each night's guest list by (name, id), LATERAL per night. The search is a
+   * case-insensitive substring of the name (ILIKE, served by the pg_trgm index) or the
+   * exact phone number.
+   */
+  const guestPage = (withSearch: boolean, withCursor: boolean) => {
+    const perNight = db
+      .select()
+      .from(guestEntries)
+      .where(
+        and(
+          eq(guestEntries.nightId, nights.id),
+          withSearch
+            ? sql`(${guestEntries.name} ilike ${sql.placeholder('pattern')} or ${guestEntries.phone} = ${sql.placeholder('phone')})`
+            : undefined,
+          withCursor ? sql`(${guestEntries.name}, ${guestEntries.id}) > (${sql.placeholder('afterKey')}::text, ${sql.placeholder('afterId')}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(asc(guestEntries.name), asc(guestEntries.id))
+      .limit(sql.placeholder('limit'))
+      .as('g');
+    return db
+      .select(perNight._.selectedFields)
+      .from(nights)
+      .crossJoinLateral(perNight)
+      .where(anyId(nights.id, ids))
+      .orderBy(perNight.nightId, perNight.name, perNight.id)
+      .prepare(`guest_page_${withSearch ? 's' : ''}${withCursor ? 'c' : ''}`);
+  };
+
+  /** A page of each night's check-ins, newest first, optionally at one gate. */
+  const checkInPage = (withGate: boolean, withCursor: boolean) => {
+    const perNight = db
+      .select()
+      .from(checkIns)
+      .where(
+        and(
+          eq(checkIns.nightId, nights.id),
+          withGate ? eq(checkIns.gate, filter) : undefined,
+          withCursor
+            ? sql`(${checkIns.checkedInAt}, ${checkIns.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(checkIns.checkedInAt), desc(checkIns.id))
+      .limit(sql.placeholder('limit'))
+      .as('c');
+    return db
+      .select(perNight._.selectedFields)
+      .from(nights)
+      .crossJoinLateral(perNight)
+      .where(anyId(nights.id, ids))
+      .orderBy(perNight.nightId, desc(perNight.checkedInAt), desc(perNight.id))
+      .prepare(`check_in_page_${withGate ? 'g' : ''}${withCursor ? 'c' : ''}`);
+  };
+
+  return {
+    guestsById: db.select().from(guestEntries).where(anyId(guestEntries.id, ids)).prepare('guests_by_id'),
+    checkInsByGuest: db.select().from(checkIns).where(anyId(checkIns.guestEntryId, ids)).prepare('check_ins_by_guest'),
+    agentsById: db.select().from(agents).where(anyId(agents.id, ids)).prepare('agents_by_id'),
+    agentStats: db
+      .select({
+        agentId: agents.id,
+        guests: countDistinct(guestEntries.id),
+        checkIns: countDistinct(checkIns.id),
+      })
+      .from(agents)
+      .leftJoin(guestEntries, eq(guestEntries.agentId, agents.id))
+      .leftJoin(checkIns, eq(checkIns.guestEntryId, guestEntries.id))
+      .where(anyId(agents.id, ids))
+      .groupBy(agents.id)
+      .prepare('agent_stats'),
+    guestPages: [guestPage(false, false), guestPage(false, true), guestPage(true, false), guestPage(true, true)] as const,
+    checkInPages: [checkInPage(false, false), checkInPage(false, true), checkInPage(true, false), checkInPage(true, true)] as const,
+  };
+});
+
+export function createCheckinLoaders(db: Database, options: BatchOptions) {
+  const q = queries(db);
+  const guestById = rowLoader((ids) => q.guestsById.execute({ ids }), (g) => g.id, options);
+  const checkInByGuest = rowLoader(
+    async (ids) => (await q.checkInsByGuest.execute({ ids })).flatMap((c) => (c.guestEntryId ? [{ ...c, guestEntryId: c.guestEntryId }] : [])),
+    (c) => c.guestEntryId,
+    options,
+  );
+  const agentById = rowLoader((ids) => q.agentsById.execute({ ids }), (a) => a.id, options);
+  const agentStatsByAgent = rowLoader((ids) => q.agentStats.execute({ ids }), (row) => row.agentId, options);
+
+  const guestPageByNight = filteredPageLoader(
+    async (nightIds, search, page) => {
+      const prepared = q.guestPages[(search === null ? 0 : 2) + (page.after ? 1 : 0)]!;
+      const rows = await prepared.execute({
+        ids: nightIds,
+        pattern: search === null ? null : `%${escapeLike(search)}%`,
+        phone: search === null ? null : normalizePhone(search),
+        ...pageValues(page),
+      });
+      for (const row of rows) guestById.prime(row.id, row);
+      return rows;
+    },
+    (row) => row.nightId,
+    options,
+  );
+  const checkInPageByNight = filteredPageLoader(
+    (nightIds, gate, page) =>
+      q.checkInPages[(gate === null ? 0 : 2) + (page.after ? 1 : 0)]!.execute({ ids: nightIds, filter: gate, ...pageValues(page) }),
+    (row) => row.nightId,
+    options,
+  );
+
+  return { guestById, checkInByGuest, agentById, agentStatsByAgent, guestPageByNight, checkInPageByNight };
+}
+
+/** Like `pageLoader`, with a filter that is part of what a batch shares. */
+function filteredPageLoader<R>(
+  fetch: (nightIds: readonly string[], filter: string | null, page: PageRequest) => Promise<R[]>,
+  nightOf: (row: R) => string,
+  options: BatchOptions,
+) {
+  const keyOf = ({ filter, page }: Omit<FilteredPageKey, 'nightId'>) => JSON.stringify([filter, page.first, page.after]);
+  return new DataLoader<FilteredPageKey, R[], string>(
+    async (keys) => {
+      const groups = groupBy(keys.filter((k) => isUuid(k.nightId)), keyOf);
+      const results = new Map<string, Map<string, R[]>>();
+      await Promise.all(
+        [...groups].map(async ([group, members]) => {
+          const { filter, page } = members[0]!;
+          results.set(group, groupBy(await fetch(members.map((m) => m.nightId), filter, page), nightOf));
+        }),
+      );
+      return keys.map((key) => results.get(keyOf(key))?.get(key.nightId) ?? []);
+    },
+    { batch: options.batch, cacheKeyFn: (key) => `${key.nightId}|${keyOf(key)}` },
+  );
+}
+
+/** Makes `%`, `_` and `\` in a search match themselves in ILIKE. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

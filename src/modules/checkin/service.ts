@@ -1,0 +1,198 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { agents, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type GuestEntry, type Night } from '../../db/schema.js';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
+import { isUuid } from '../../graphql/batch.js';
+import { toConnection, type PageRequest } from '../../graphql/pagination.js';
+import { isManagerOf, requirePrincipal, requireStaffOf } from '../../platform/auth.js';
+import type { Scope } from '../scope.js';
+import { normalizePhone } from './phone.js';
+
+export interface AddGuestInput {
+  nightId: string;
+  name: string;
+  phone?: string | null;
+  agentCode?: string | null;
+}
+
+/**
+ * Puts a guest on a night's list with a fresh random token for their QR code. A manager
+ * of the club may add anyone, with or without a promoter code; anyone else only under
+ * their own promoter code for that club.
+ */
+export async function addGuest(scope: Scope, input: AddGuestInput): Promise<GuestEntry> {
+  const principal = requirePrincipal(scope.viewer);
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 200) throw badInput('name must be 1 to 200 characters');
+  const phone = input.phone == null || input.phone.trim() === '' ? null : normalizePhone(input.phone);
+  if (input.phone != null && input.phone.trim() !== '' && phone === null) {
+    throw badInput(`phone must be 6 to 20 digits, optionally with a leading +, got ${JSON.stringify(input.phone)}`);
+  }
+  const night = isUuid(input.nightId) ? await scope.loaders.nightById.load(input.nightId) : null;
+  if (!night) throw notFound('Night', input.nightId);
+  const user = await scope.currentUser();
+  let agent: Agent | undefined;
+  if (input.agentCode != null) {
+    [agent] = await scope.db
+      .select()
+      .from(agents)
+      .where(and(eq(agents.code, input.agentCode.trim().toUpperCase()), eq(agents.clubId, night.clubId)));
+    if (!agent) throw badInput(`No promoter of this club has the code ${JSON.stringify(input.agentCode)}`);
+  }
+  const manager = isManagerOf(principal, night.clubId);
+  if (!manager && agent?.userId !== user.id) {
+    throw forbidden("Only a manager of the club, or a promoter under their own code, may add guests");
+  }
+  const [entry] = await scope.db
+    .insert(guestEntries)
+    .values({ nightId: night.id, name, phone, agentId: agent?.id ?? null, token: randomBytes(16).toString('base64url'), createdBy: user.id })
+    .returning();
+  return entry!;
+}
+
+/** Checks in the guest whose QR token this is, at `gate` (staff of the club). */
+export async function checkIn(scope: Scope, input: { token: string; gate: string }): Promise<CheckIn> {
+  const gate = validGate(input.gate);
+  const [found] = input.token.length > 0 && input.token.length <= 100
+    ? await scope.db
+        .select({ entry: guestEntries, clubId: nights.clubId })
+        .from(guestEntries)
+        .innerJoin(nights, eq(nights.id, guestEntries.nightId))
+        .where(eq(guestEntries.token, input.token))
+    : [];
+  if (!found) throw notFound('Guest token', input.token);
+  requireStaffOf(scope.viewer, found.clubId, 'check-ins');
+  const user = await scope.currentUser();
+  return insertCheckIn(scope, { nightId: found.entry.nightId, guestEntryId: found.entry.id, gate, checkedInBy: user.id }, eq(checkIns.guestEntryId, found.entry.id));
+}
+
+/** Checks in a confirmed booking at `gate` (staff of the club). */
+export async function checkInBooking(scope: Scope, input: { bookingId: string; gate: string }): Promise<CheckIn> {
+  const gate = validGate(input.gate);
+  const booking = isUuid(input.bookingId) ? await scope.loaders.bookingById.load(input.bookingId) : null;
+  if (!booking) throw notFound('Booking', input.bookingId);
+  const night = (await scope.loaders.nightById.load(booking.nightId))!;
+  requireStaffOf(scope.viewer, night.clubId, 'check-ins');
+  if (booking.status !== 'confirmed') throw badInput(`This booking is ${booking.status}; only confirmed bookings check in`);
+  const user = await scope.currentUser();
+  return insertCheckIn(scope, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id));
+}
+
+/**
+ * One check-in per guest, held by the database's unique indexes: of any number of
+ * concurrent scans exactly one inserts; the others get CONFLICT saying when and at which
+ * gate the guest came in.
+ */
+async function insertCheckIn(scope: Scope, values: typeof checkIns.$inferInsert, sameGuest: ReturnType<typeof eq>): Promise<CheckIn> {
+  try {
+    const [created] = await scope.db.insert(checkIns).values(values).returning();
+    return created!;
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const [first] = await scope.db.select().from(checkIns).where(sameGuest);
+    throw conflict(`Already checked in at ${first!.checkedInAt.toISOString()} through gate ${first!.gate}`, {
+      checkedInAt: first!.checkedInAt.toISOString(),
+      gate: first!.gate,
+    });
+  }
+}
+
+function validGate(gate: string): string {
+  const trimmed = gate.trim();
+  if (trimmed.length === 0 || trimmed.length > 50) throw badInput('gate must be 1 to 50 characters');
+  return trimmed;
+}
+
+/** The night's guest list by name, searched by part of the name or the exact phone (staff). */
+export async function guestsOf(scope: Scope, night: Night, search: string | null | undefined, page: PageRequest) {
+  requireStaffOf(scope.viewer, night.clubId, "a night's guest list");
+  const term = search?.trim() ? search.trim() : null;
+  if (term !== null && term.length > 100) throw badInput('search must be at most 100 characters');
+  const rows = await scope.loaders.guestPageByNight.load({ nightId: night.id, filter: term, page });
+  return toConnection(rows, page.first, (g) => [g.name, g.id]);
+}
+
+/** The night's check-ins, newest first, optionally at one gate (staff). */
+export async function checkInsOf(scope: Scope, night: Night, gate: string | null | undefined, page: PageRequest) {
+  requireStaffOf(scope.viewer, night.clubId, "a night's check-ins");
+  const rows = await scope.loaders.checkInPageByNight.load({ nightId: night.id, filter: gate?.trim() || null, page });
+  return toConnection(rows, page.first, (c) => [c.checkedInAt.toISOString(), c.id]);
+}
+
+export interface EntryStatsModel {
+  total: number;
+  byGate: { gate: string; count: number }[];
+  byQuarterHour: { startsAt: Date; count: number }[];
+}
+
+/**
+ * Check-ins counted by gate, by quarter hour from the night's start, and in all — one
+ * GROUP BY GROUPING SETS statement over the night's check-ins (staff).
+ */
+export async function entryStatsOf(scope: Scope, night: Night): Promise<EntryStatsModel> {
+  requireStaffOf(scope.viewer, night.clubId, "a night's entry stats");
+  const quarter = sql<string>`date_bin('15 minutes', ${checkIns.checkedInAt}, ${night.startsAt.toISOString()}::timestamptz)`;
+  const rows = await scope.db
+    .select({
+      gate: checkIns.gate,
+      quarter: sql<string | null>`${quarter}::text`,
+      byGate: sql<number>`grouping(${checkIns.gate})`,
+      count: sql<number>`count(*)::int`,
+    })
+    .from(checkIns)
+    .where(eq(checkIns.nightId, night.id))
+    .groupBy(sql`grouping sets ((${checkIns.gate}), (${quarter}), ())`);
+  const stats: EntryStatsModel = { total: 0, byGate: [], byQuarterHour: [] };
+  for (const row of rows) {
+    if (row.gate !== null && Number(row.byGate) === 0) stats.byGate.push({ gate: row.gate, count: row.count });
+    else if (row.quarter !== null) stats.byQuarterHour.push({ startsAt: new Date(row.quarter), count: row.count });
+    else stats.total = row.count;
+  }
+  stats.byGate.sort((a, b) => a.gate.localeCompare(b.gate));
+  stats.byQuarterHour.sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
+  return stats;
+}
+
+const CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+const CODE_LENGTH = 8;
+const CODE_ATTEMPTS = 5;
+
+/** 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), from crypto randomness. */
+export function randomAgentCode(): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i += 1) code += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+  return code;
+}
+
+/**
+ * Makes the user a promoter of the club (its manager, or an admin) with a new code. The
+ * unique index on codes decides: on a collision another code is drawn, never checked
+ * first. A user who already is the club's promoter gets their agent back.
+ */
+export async function createAgent(
+  scope: Scope,
+  input: { userId: string; clubId?: string | null },
+  generateCode: () => string = randomAgentCode,
+): Promise<Agent> {
+  const principal = requirePrincipal(scope.viewer);
+  const clubId = input.clubId ?? (principal.roles.includes('manager') && principal.clubIds.length === 1 ? principal.clubIds[0]! : null);
+  if (clubId === null) throw badInput('Name the club (clubId): you manage more than one, or none');
+  if (!isUuid(clubId) || !(await scope.loaders.clubById.load(clubId))) throw notFound('Club', clubId);
+  if (!isManagerOf(principal, clubId)) throw forbidden('Only a manager of the club may make promoters');
+  const [user] = isUuid(input.userId) ? await scope.db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)) : [];
+  if (!user) throw notFound('User', input.userId);
+  const existing = async () =>
+    (await scope.db.select().from(agents).where(and(eq(agents.clubId, clubId), eq(agents.userId, user.id))))[0];
+  const already = await existing();
+  if (already) return already;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const [agent] = await scope.db.insert(agents).values({ clubId, userId: user.id, code: generateCode() }).returning();
+      return agent!;
+    } catch (error) {
+      if (isUniqueViolation(error, 'agents_club_user_key')) return (await existing())!;
+      if (!isUniqueViolation(error, 'agents_code_key') || attempt === CODE_ATTEMPTS) throw error;
+    }
+  }
+}
+

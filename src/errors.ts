@@ -63,6 +63,15 @@ export function formatError(
   if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'OPERATION_RESOLUTION_FAILURE') {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
   }
+  // graphql-js's own request errors (bad variables, …) carry no code, no path and no cause.
+  if (code === undefined && error instanceof GraphQLError && !error.originalError && !error.path) {
+    return { message: formatted.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  // PostgreSQL refused a value (class 22: a NUL byte, a malformed number, …): the input was bad.
+  const data = findPgError(error);
+  if (data?.code?.startsWith('22')) {
+    return { message: 'An input value is not acceptable (invalid characters or out of range)', extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
   if (exposeInternals) {
     return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
   }
@@ -88,14 +97,23 @@ interface PgErrorLike {
 }
 
 function findPgError(error: unknown): PgErrorLike | undefined {
-  // Drizzle wraps driver errors in DrizzleQueryError with the original as `cause`.
+  // GraphQL wraps a resolver's error as `originalError`; Drizzle wraps driver errors in
+  // DrizzleQueryError with the original as `cause`.
   let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
-    const candidate = current as PgErrorLike & { cause?: unknown };
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth += 1) {
+    const candidate = current as PgErrorLike & { cause?: unknown; originalError?: unknown };
     if (typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)) return candidate;
-    current = candidate.cause;
+    current = candidate.originalError ?? candidate.cause;
   }
   return undefined;
+}
+
+/** The errors that are not ours: clients see them masked, logs keep them. */
+export function unexpectedErrors(errors: readonly GraphQLError[] | undefined): GraphQLError[] {
+  return (errors ?? []).filter((error) => {
+    const code = error.extensions?.code;
+    return (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR) && (error.originalError !== undefined || error.path !== undefined);
+  });
 }
 
 /** `formatError` for results that do not pass through Apollo (WebSocket operations). */
@@ -107,10 +125,12 @@ export function formatResult(result: ExecutionResult, exposeInternals: boolean):
       const json: GraphQLFormattedError =
         typeof error.toJSON === 'function' ? error.toJSON() : { message: String((error as { message?: unknown }).message) };
       const formatted = formatError(json, error, exposeInternals);
-      return new GraphQLError(formatted.message, {
+      const formattedError = new GraphQLError(formatted.message, {
         ...(formatted.path ? { path: formatted.path } : {}),
         ...(formatted.extensions ? { extensions: formatted.extensions } : {}),
       });
+      if (formatted.locations) Object.assign(formattedError, { locations: formatted.locations });
+      return formattedError;
     }),
   };
 }

@@ -18,7 +18,7 @@ export interface Principal {
 
 /** The caller of one request: a principal, or nobody (with the reason a token was refused). */
 export type Viewer =
-  | { kind: 'user'; principal: Principal }
+  | { kind: 'user'; principal: Principal; /** When the token stops being valid. */ expiresAtMs?: number }
   | { kind: 'anonymous'; tokenProblem?: string };
 
 const claimsSchema = z.object({
@@ -49,17 +49,17 @@ export function createTokenService(secret: string): TokenService {
       if (!match) return { kind: 'anonymous', tokenProblem: 'the Authorization header must be "Bearer <token>"' };
       const token = match[1]!;
       const known = verified.get(token);
-      if (known && known.expiresAtMs > Date.now()) return { kind: 'user', principal: known.principal };
+      if (known && known.expiresAtMs > Date.now()) return { kind: 'user', principal: known.principal, expiresAtMs: known.expiresAtMs };
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], issuer: ISSUER });
         const claims = claimsSchema.safeParse(payload);
         if (!claims.success) return { kind: 'anonymous', tokenProblem: 'the token lacks valid sub/roles/clubIds claims' };
         const principal = { subject: claims.data.sub, roles: claims.data.roles, clubIds: claims.data.clubIds };
-        if (payload.exp !== undefined) {
-          if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
-          verified.set(token, { principal, expiresAtMs: payload.exp * 1000 });
-        }
-        return { kind: 'user', principal };
+        if (payload.exp === undefined) return { kind: 'user', principal };
+        const expiresAtMs = payload.exp * 1000;
+        if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+        verified.set(token, { principal, expiresAtMs });
+        return { kind: 'user', principal, expiresAtMs };
       } catch (error) {
         const problem =
           error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid for this server';

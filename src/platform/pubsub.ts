@@ -51,7 +51,15 @@ export function createRedisPubSub(publisher: Redis, subscriber: Redis, prefix: s
     },
     async subscribe(topic, onMessage) {
       local.on(topic, onMessage);
-      if (local.listenerCount(topic) === 1) await subscriber.subscribe(prefix + topic);
+      if (local.listenerCount(topic) === 1) {
+        try {
+          await subscriber.subscribe(prefix + topic);
+        } catch (error) {
+          // Leave no listener behind: the next subscriber tries SUBSCRIBE again.
+          local.off(topic, onMessage);
+          throw error;
+        }
+      }
       return async () => {
         local.off(topic, onMessage);
         if (local.listenerCount(topic) === 0) await subscriber.unsubscribe(prefix + topic);

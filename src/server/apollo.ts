@@ -6,7 +6,7 @@ import {
 } from '@apollo/server/plugin/landingPage/default';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import { formatError } from '../errors.js';
+import { formatError, unexpectedErrors } from '../errors.js';
 import type { Context } from '../graphql/context.js';
 import type { Logger } from '../platform/logger.js';
 import { jitExecutor } from './jit-executor.js';
@@ -18,6 +18,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, metrics: Met
     gateway: jitExecutor(schema),
     nodeEnv: config.env,
     introspection: development,
+    // No "Did you mean …?" naming schema fields in production errors.
+    hideSchemaDetailsFromClientErrors: !development,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, development && config.env !== 'test'),
     plugins: [
@@ -40,11 +42,8 @@ function requestAccounting(config: Config, metrics: Metrics, logger: Logger): Ap
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors }) {
-          for (const error of errors) {
-            const code = error.extensions?.code;
-            if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
-              logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error while resolving');
-            }
+          for (const error of unexpectedErrors(errors)) {
+            logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error while resolving');
           }
         },
         async willSendResponse({ response, contextValue }) {

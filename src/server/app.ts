@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GraphQLError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
@@ -21,15 +20,14 @@ import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
-import { formatResult, notFound } from '../errors.js';
-import { isUuid } from '../graphql/batch.js';
 import { createApollo } from './apollo.js';
-import { createSharedSubscriptions } from './shared-subscriptions.js';
 import { createResponseCache } from './response-cache.js';
-import { attachWebSocket, type Extra } from './ws.js';
+import { attachSubscriptions } from './subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
+
+const LIVE_RECONCILE_MS = 5_000;
 
 export interface AppDeps {
   logger?: Logger;
@@ -60,6 +58,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   let httpServer: Server | undefined;
+  let sockets: { close(): Promise<void> } | undefined;
 
   return {
     async start() {
@@ -83,21 +82,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         logger.warn({ err: error }, 'hold expiry sweep failed'),
       );
       cleanups.push(() => holdExpiry.stop());
+      // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
+      const reconcile = setInterval(() => availabilityFeed.reconcile(), LIVE_RECONCILE_MS);
+      reconcile.unref();
+      cleanups.push(() => clearInterval(reconcile));
 
       const tokens = createTokenService(
         resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
       );
       const schema = buildSchema();
-      /** Errors that are not ours are masked for clients; the log keeps them. */
-      const logUnexpected = <R extends { errors?: readonly GraphQLError[] }>(result: R): R => {
-        for (const error of result.errors ?? []) {
-          const code = error.extensions?.code;
-          if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
-            logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in a WebSocket operation');
-          }
-        }
-        return result;
-      };
       const apollo = createApollo(schema, config, metrics, logger);
       await apollo.start();
       cleanups.push(() => apollo.stop());
@@ -122,21 +115,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         viewerFrom: (authorization) => tokens.viewerFrom(authorization),
         contextFor,
       });
-      const shared = createSharedSubscriptions(
-        {
-          availabilityChanged: {
-            topic: (args) => String(args.nightId),
-            admit: async (nightId) => {
-              const [snapshot] = await availability.load([nightId].filter(isUuid));
-              if (!snapshot) throw notFound('Night', nightId);
-            },
-            listen: (nightId, push) => availabilityFeed.listen(nightId, push),
-          },
-        },
-        () => contextFor({ kind: 'anonymous' }),
-        (result) => formatResult(logUnexpected(result), exposeInternals(config)),
-      );
-
       const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
         '/graphql': handleGraphQL,
         '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
@@ -172,28 +150,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         });
       });
       const server = httpServer;
-      const sockets = attachWebSocket<SocketExtra>(server, {
+      sockets = attachSubscriptions(server, {
+        schema,
+        config,
+        tokens,
+        availabilityFeed,
         logger,
-        rewrite: shared.substitute,
-        originAllowed: (origin, request) => originAllowed(origin, request, config.allowedOrigins),
-        graphql: {
-          schema,
-          subscribe: shared.subscribe,
-          onNext: (_ctx, _id, _payload, _args, result) =>
-            shared.onNext(result) ?? formatResult(logUnexpected(result), exposeInternals(config)),
-          jsonMessageReplacer: shared.replacer,
-          onConnect: async (ctx) => {
-            const authorization = ctx.connectionParams?.authorization;
-            const viewer = await tokens.viewerFrom(typeof authorization === 'string' ? authorization : undefined);
-            // A token that was sent but is not valid is refused (4403); no token is anonymous.
-            if (viewer.kind === 'anonymous' && viewer.tokenProblem) return false;
-            ctx.extra.viewer = viewer;
-            return true;
-          },
-          context: (ctx) => contextFor(ctx.extra.viewer ?? { kind: 'anonymous' }),
-        },
+        contextFor: (viewer) => contextFor(viewer),
       });
-      cleanups.push(() => sockets.close());
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -205,6 +169,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     },
 
     async stop() {
+      // WebSockets first: an open upgraded socket would keep the HTTP server from closing.
+      await sockets?.close();
+      sockets = undefined;
       if (httpServer) {
         const server = httpServer;
         httpServer = undefined;
@@ -244,20 +211,6 @@ async function openSharedState(
     redisClients: [commands, subscriber],
   };
 }
-
-type SocketExtra = Extra & { viewer?: Viewer };
-
-/** Pages of the server's own origin and of the configured ones. */
-function originAllowed(origin: string, request: IncomingMessage, allowed: string[]): boolean {
-  if (allowed.includes(origin)) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-const exposeInternals = (config: Config) => config.env === 'development';
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;

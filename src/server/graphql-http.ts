@@ -5,7 +5,7 @@ import type { Context } from '../graphql/context.js';
 import type { Viewer } from '../platform/auth.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
 import type { Metrics } from './metrics.js';
-import type { GraphQLBody, ResponseCache } from './response-cache.js';
+import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -40,12 +40,13 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
         } catch {
           return sendError(res, 400, 'Request body is not valid JSON');
         }
+        if (containsNul(body)) return sendError(res, 400, NUL_MESSAGE);
       } else {
         body = read.text;
       }
     }
 
-    const cacheable = options.responseCache && isBody(body) ? body : undefined;
+    const cacheable = options.responseCache && isPlainObject(body) ? (body as GraphQLBody) : undefined;
     if (cacheable) {
       const data = await options.responseCache!.lookup(cacheable);
       if (data !== null) {
@@ -98,8 +99,14 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
   };
 }
 
-function isBody(value: unknown): value is GraphQLBody {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+export const NUL_MESSAGE = 'Text must not contain NUL characters (U+0000)';
+
+/** True if any string in the parsed JSON holds a NUL character: no stored text can contain one. */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => containsNul(k) || containsNul(v));
+  return false;
 }
 
 async function readBody(req: IncomingMessage): Promise<{ kind: 'ok'; text: string } | { kind: 'too-large' }> {

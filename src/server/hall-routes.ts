@@ -50,17 +50,24 @@ export function createHallRoutes(scopeFor: () => Scope) {
   return async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const hallMatch = /^\/clubs\/([^/]+)\/nights\/([^/]+)\/hall\.svg$/.exec(path);
-    if (hallMatch) {
-      await hall(req, res, decodeURIComponent(hallMatch[1]!), decodeURIComponent(hallMatch[2]!));
-      return true;
-    }
     const liveMatch = /^\/live\/([^/]+)$/.exec(path);
-    if (liveMatch) {
-      await live(res, decodeURIComponent(liveMatch[1]!));
-      return true;
-    }
-    return false;
+    if (!hallMatch && !liveMatch) return false;
+    const [first, second] = (hallMatch ?? liveMatch)!.slice(1).map(decodeSegment);
+    if (first === null || second === null) notFound(res);
+    else if (hallMatch) await hall(req, res, first!, second!);
+    else await live(res, first!);
+    return true;
   };
+}
+
+/** A path segment decoded, or null if it is not valid percent-encoding. */
+function decodeSegment(segment: string | undefined): string | null | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
 }
 
 function notFound(res: ServerResponse): void {

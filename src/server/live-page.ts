@@ -1,3 +1,5 @@
+import { escapeMarkup } from '../modules/clubs/hall.js';
+
 /**
  * The live floor plan: a page with no framework that speaks graphql-transport-ws itself,
  * subscribes to the night's availability versions and, for each newer one, fetches the
@@ -6,7 +8,7 @@
 export function livePage(night: { clubName: string; clubSlug: string; nightId: string; startsAt: Date }): string {
   const hallUrl = `/clubs/${encodeURIComponent(night.clubSlug)}/nights/${encodeURIComponent(night.nightId)}/hall.svg`;
   const config = JSON.stringify({ nightId: night.nightId, hallUrl }).replace(/</g, '\\u003c');
-  const title = escapeHtml(`${night.clubName} — ${night.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  const title = escapeMarkup(`${night.clubName} — ${night.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -38,7 +40,7 @@ function redraw(version) {
     if (!response.ok) return;
     const drawn = Number((response.headers.get('etag') || '').replace(/\\D/g, ''));
     hall.innerHTML = await response.text();
-    shown = Math.max(version, drawn);
+    shown = drawn;
     status.textContent = 'live · version ' + shown;
   }).catch((error) => { status.textContent = 'could not draw: ' + error; });
 }
@@ -71,6 +73,3 @@ connect();
 `;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -6,6 +6,7 @@ export interface GraphQLBody {
   query?: unknown;
   operationName?: unknown;
   variables?: unknown;
+  extensions?: unknown;
 }
 
 interface Plan {
@@ -24,6 +25,9 @@ const NOT_CACHEABLE = Symbol('not cacheable');
 const PLANS_KEPT = 1_000;
 const ENTRIES_KEPT = 20_000;
 const NIGHT_FIELDS = new Set(['id', '__typename', 'availability']);
+/** Larger documents or variables are not cached: the keys would cost more than they save. */
+const MAX_QUERY_LENGTH = 4_096;
+const MAX_VARIABLES_LENGTH = 512;
 
 /**
  * Serves repeated availability reads — `night(id) { id availability { … } }` and nothing
@@ -38,9 +42,15 @@ export function createResponseCache(storedVersion: (nightId: string) => Promise<
   const entries = new Map<string, Entry>();
 
   function planFor(body: GraphQLBody): { key: string; plan: Plan; variables: Record<string, unknown> } | null {
-    if (typeof body.query !== 'string') return null;
-    const operationName = typeof body.operationName === 'string' ? body.operationName : '';
-    const variables = isRecord(body.variables) ? body.variables : {};
+    // Only the plain shape of a request; anything else (extensions, persisted queries,
+    // odd types) goes to Apollo, which knows how to answer or refuse it.
+    if (typeof body.query !== 'string' || body.query.length > MAX_QUERY_LENGTH || body.extensions !== undefined) return null;
+    if (body.operationName != null && typeof body.operationName !== 'string') return null;
+    if (body.variables != null && !isPlainObject(body.variables)) return null;
+    const operationName = body.operationName ?? '';
+    const variables = (body.variables ?? {}) as Record<string, unknown>;
+    const variablesJson = JSON.stringify(variables);
+    if (variablesJson.length > MAX_VARIABLES_LENGTH) return null;
     const documentKey = `${operationName}\u0000${body.query}`;
     let plan = plans.get(documentKey);
     if (plan === undefined) {
@@ -49,7 +59,7 @@ export function createResponseCache(storedVersion: (nightId: string) => Promise<
       plans.set(documentKey, plan);
     }
     if (plan === NOT_CACHEABLE) return null;
-    return { key: `${documentKey}\u0000${JSON.stringify(variables)}`, plan, variables };
+    return { key: `${documentKey}\u0000${variablesJson}`, plan, variables };
   }
 
   return {
@@ -123,6 +133,7 @@ function analyse(query: string): Plan | null {
   return null;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not an array, not null): the shape of a GraphQL request body. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

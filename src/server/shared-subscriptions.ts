@@ -23,6 +23,8 @@ export interface SharedField {
   admit(topic: string): Promise<void>;
   /** Starts delivering the topic's root values to `push`; resolves to a stop function. */
   listen(topic: string, push: (value: unknown) => void): Promise<() => void>;
+  /** Asks for the topic's latest value again (a subscriber joined a running group). */
+  refresh(topic: string): void;
 }
 
 interface Group {
@@ -59,9 +61,12 @@ export function createSharedSubscriptions(
     return formatted;
   }
 
-  function join(key: string, args: ExecutionArgs, field: SharedField, fieldName: string, topic: string) {
+  async function join(key: string, args: ExecutionArgs, field: SharedField, fieldName: string, topic: string) {
     let group = groups.get(key);
-    if (!group) {
+    if (group) {
+      // The group's last result may predate a change whose announcement was lost.
+      field.refresh(topic);
+    } else {
       const created: Group = { subscribers: new Set(), last: undefined, sent: 0, received: 0, stop: Promise.resolve(() => {}) };
       created.stop = field.listen(topic, (value) => {
         const sequence = (created.received += 1);
@@ -75,6 +80,12 @@ export function createSharedSubscriptions(
       });
       groups.set(key, created);
       group = created;
+      try {
+        await created.stop;
+      } catch (error) {
+        if (groups.get(key) === created) groups.delete(key);
+        return { errors: [asGraphQLError(error)] };
+      }
     }
     const joined = group;
     const iterator = new LatestValueIterator<ExecutionResult>(() => {
@@ -105,8 +116,8 @@ export function createSharedSubscriptions(
       try {
         await field.admit(topic);
       } catch (error) {
-        if (error instanceof GraphQLError) return { errors: [error] };
-        throw error;
+        // One refused or failed operation; the connection and its other operations go on.
+        return { errors: [asGraphQLError(error)] };
       }
       const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${print(args.document)}`;
       return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic);
@@ -128,22 +139,26 @@ export function createSharedSubscriptions(
     },
     /**
      * Swaps the marker for the shared JSON. graphql-ws stringifies a message and hands it
-     * to the socket's `send` in one synchronous step, so `pending` is this message's payload.
+     * to the socket's `send` in one synchronous step, and the adapter calls this first
+     * thing in `send`, so `pending` is this message's payload. The payload is the
+     * message's last key, so the last occurrence of the marker is the one to replace
+     * (a client could choose the marker as its operation id).
      */
     substitute(data: string): string {
       if (pending === undefined) return data;
-      const index = data.indexOf(MARKER);
+      const index = data.lastIndexOf(MARKER);
       const json = pending;
       pending = undefined;
       return index === -1 ? data : data.slice(0, index) + json + data.slice(index + MARKER.length);
-    },
-    /** Groups and subscribers on this instance. */
-    get size(): { groups: number; subscribers: number } {
-      let subscribers = 0;
-      for (const group of groups.values()) subscribers += group.subscribers.size;
-      return { groups: groups.size, subscribers };
     },
   };
 }
 
 export type SharedSubscriptions = ReturnType<typeof createSharedSubscriptions>;
+
+function asGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  return new GraphQLError(error instanceof Error ? error.message : String(error), {
+    originalError: error instanceof Error ? error : undefined,
+  });
+}

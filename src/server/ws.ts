@@ -1,7 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, makeServer, type ServerOptions } from 'graphql-ws';
-import { handleProtocols } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../platform/logger.js';
 
@@ -28,7 +27,8 @@ export interface Extra {
  * (CSRF protection does not cover WebSockets).
  */
 export function attachWebSocket<E extends Extra>(httpServer: Server, options: WebSocketOptions<E>) {
-  const wss = new WebSocketServer({ noServer: true, handleProtocols });
+  // Messages are capped like HTTP bodies (ws would accept 100 MiB).
+  const wss = new WebSocketServer({ noServer: true, handleProtocols, maxPayload: 1024 * 1024 });
   const server = makeServer(options.graphql);
   const keepAliveMs = options.keepAliveMs ?? 12_000;
   const rewrite = options.rewrite ?? ((data: string) => data);
@@ -63,11 +63,14 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
+        send: (data) => {
+          // Rewrite first, whatever the socket's state: see `substitute` in shared-subscriptions.
+          const message = rewrite(data);
+          return new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(rewrite(data), (error) => (error ? reject(error) : resolve()));
-          }),
+            socket.send(message, (error) => (error ? reject(error) : resolve()));
+          });
+        },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', (message) => {
@@ -86,10 +89,6 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
   });
 
   return {
-    /** Clients connected now. */
-    get clients(): number {
-      return wss.clients.size;
-    },
     /** Closes every connection with 1001 (going away) and stops accepting new ones. */
     async close(): Promise<void> {
       httpServer.off('upgrade', onUpgrade);

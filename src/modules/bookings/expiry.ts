@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { bookings, nights } from '../../db/schema.js';
 import type { Availability } from '../clubs/availability.js';
 import { bumpVersion } from '../clubs/service.js';
+import { releaseExpiredHolds } from './service.js';
 
 const NIGHTS_PER_SWEEP = 100;
 
@@ -12,7 +13,13 @@ const NIGHTS_PER_SWEEP = 100;
  * booking change takes first), so each expiry happens once, in one transaction that also
  * bumps the night's version. Returns the nights it changed, after announcing them.
  */
-export async function expireHolds(db: Database, availability: Availability): Promise<string[]> {
+export async function expireHolds(
+  db: Database,
+  availability: Availability,
+  onError: (error: unknown) => void = (error) => {
+    throw error;
+  },
+): Promise<string[]> {
   const due = await db
     .selectDistinct({ nightId: bookings.nightId })
     .from(bookings)
@@ -20,20 +27,22 @@ export async function expireHolds(db: Database, availability: Availability): Pro
     .limit(NIGHTS_PER_SWEEP);
   const changed: string[] = [];
   for (const { nightId } of due) {
-    const released = await db.transaction(async (tx) => {
-      const [claimed] = await tx.select({ id: nights.id }).from(nights).where(eq(nights.id, nightId)).for('update', { skipLocked: true });
-      if (!claimed) return 0;
-      const expired = await tx
-        .update(bookings)
-        .set({ status: 'expired', updatedAt: sql`now()` })
-        .where(and(eq(bookings.nightId, nightId), eq(bookings.status, 'held'), lte(bookings.holdExpiresAt, sql`now()`)))
-        .returning({ id: bookings.id });
-      if (expired.length > 0) await bumpVersion(tx, nightId);
-      return expired.length;
-    });
-    if (released > 0) changed.push(nightId);
+    try {
+      const released = await db.transaction(async (tx) => {
+        const [claimed] = await tx.select({ id: nights.id }).from(nights).where(eq(nights.id, nightId)).for('update', { skipLocked: true });
+        if (!claimed) return 0;
+        const expired = await releaseExpiredHolds(tx, nightId);
+        if (expired > 0) await bumpVersion(tx, nightId);
+        return expired;
+      });
+      if (released === 0) continue;
+      changed.push(nightId);
+      await availability.committed([nightId]);
+    } catch (error) {
+      // One night's failure must not keep the others' holds.
+      onError(error);
+    }
   }
-  await availability.committed(changed);
   return changed;
 }
 
@@ -46,7 +55,7 @@ export function startHoldExpiry(
 ): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
-    running ??= expireHolds(db, availability)
+    running ??= expireHolds(db, availability, onError)
       .then(() => undefined, onError)
       .finally(() => {
         running = undefined;

@@ -6,7 +6,7 @@ import { AppError, ErrorCode, badInput, conflict, forbidden, isUniqueViolation, 
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { isStaffOf, requirePrincipal } from '../../platform/auth.js';
-import { bumpVersion, lockNight } from '../clubs/service.js';
+import { announceAvailability, bumpVersion, lockNight, type LockedNight } from '../clubs/service.js';
 import type { Scope } from '../scope.js';
 
 export interface HoldTableInput {
@@ -46,7 +46,11 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
   };
 
   const earlier = await replay();
-  if (earlier) return earlier;
+  if (earlier) {
+    // Announce again: if the first attempt's announcement failed, this retry repairs it.
+    await announceAvailability(scope, earlier.nightId);
+    return earlier;
+  }
   let outcome: { booking: Booking; created: boolean };
   try {
     outcome = await scope.db.transaction(async (tx) => {
@@ -54,7 +58,7 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
       // The same request may have committed while this one waited for the lock.
       const raced = await replay(tx);
       if (raced) return { booking: raced, created: false };
-      if (night.endsAt.getTime() <= Date.now()) throw badInput('This night is already over');
+      if (night.endsAt.getTime() <= night.now.getTime()) throw badInput('This night is already over');
       const [table] = await tx
         .select()
         .from(tables)
@@ -64,17 +68,7 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
         throw badInput(`Table ${table.label} seats ${table.capacity}; the party is ${input.partySize}`);
       }
       // A hold past its expiry no longer takes the table: release it in this transaction.
-      await tx
-        .update(bookings)
-        .set({ status: 'expired', updatedAt: sql`now()` })
-        .where(
-          and(
-            eq(bookings.nightId, night.id),
-            eq(bookings.tableId, table.id),
-            eq(bookings.status, 'held'),
-            lte(bookings.holdExpiresAt, sql`now()`),
-          ),
-        );
+      await releaseExpiredHolds(tx, night.id, table.id);
       await refuseIfTaken(tx, night.id, table.id, table.label);
       const [created] = await tx
         .insert(bookings)
@@ -101,21 +95,41 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
     if (isUniqueViolation(error, 'bookings_live_table_key')) throw conflict('This table is already taken for the night');
     throw error;
   }
-  const { booking, created } = outcome;
-  if (created) await scope.availability.committed([booking.nightId]);
+  const { booking } = outcome;
+  await announceAvailability(scope, booking.nightId);
   scope.loaders.bookingById.clear(booking.id).prime(booking.id, booking);
   return booking;
+}
+
+/**
+ * Marks the night's holds past their expiry (on one table, or all) as expired, in the
+ * caller's transaction, which must hold the night's lock. Returns how many it released.
+ */
+export async function releaseExpiredHolds(tx: Tx, nightId: string, tableId?: string): Promise<number> {
+  const released = await tx
+    .update(bookings)
+    .set({ status: 'expired', updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(bookings.nightId, nightId),
+        tableId === undefined ? undefined : eq(bookings.tableId, tableId),
+        eq(bookings.status, 'held'),
+        lte(bookings.holdExpiresAt, sql`now()`),
+      ),
+    )
+    .returning({ id: bookings.id });
+  return released.length;
 }
 
 /** Confirms the caller's own hold. HOLD_EXPIRED once it has expired (the hold is then released). */
 export async function confirmBooking(scope: Scope, id: string): Promise<Booking> {
   const user = await scope.currentUser();
-  const outcome = await changeBooking(scope, id, async (tx, booking) => {
+  const outcome = await changeBooking(scope, id, async (tx, booking, night) => {
     if (booking.userId !== user.id) throw forbidden('Only the guest who holds this booking may confirm it');
     if (booking.status === 'confirmed') return { booking, changed: false };
     if (booking.status === 'cancelled') throw conflict('This booking was cancelled');
     if (booking.status === 'expired') return { booking, changed: false, expired: true };
-    if (booking.holdExpiresAt!.getTime() <= Date.now()) {
+    if (booking.holdExpiresAt!.getTime() <= night.now.getTime()) {
       const [released] = await tx
         .update(bookings)
         .set({ status: 'expired', updatedAt: sql`now()` })
@@ -138,8 +152,8 @@ export async function confirmBooking(scope: Scope, id: string): Promise<Booking>
 export async function cancelBooking(scope: Scope, id: string): Promise<Booking> {
   const principal = requirePrincipal(scope.viewer);
   const user = await scope.currentUser();
-  const outcome = await changeBooking(scope, id, async (tx, booking, clubId) => {
-    if (booking.userId !== user.id && !isStaffOf(principal, clubId)) {
+  const outcome = await changeBooking(scope, id, async (tx, booking, night) => {
+    if (booking.userId !== user.id && !isStaffOf(principal, night.clubId)) {
       throw forbidden('Only the guest who made this booking, or staff of the club, may cancel it');
     }
     if (booking.status !== 'held' && booking.status !== 'confirmed') return { booking, changed: false };
@@ -184,7 +198,7 @@ interface Change {
 async function changeBooking(
   scope: Scope,
   id: string,
-  decide: (tx: Tx, booking: Booking, clubId: string) => Promise<Change>,
+  decide: (tx: Tx, booking: Booking, night: LockedNight) => Promise<Change>,
 ): Promise<Change> {
   if (!isUuid(id)) throw notFound('Booking', id);
   const [found] = await scope.db.select({ nightId: bookings.nightId }).from(bookings).where(eq(bookings.id, id));
@@ -192,11 +206,11 @@ async function changeBooking(
   const outcome = await scope.db.transaction(async (tx) => {
     const night = await lockNight(tx, found.nightId);
     const [booking] = await tx.select().from(bookings).where(eq(bookings.id, id));
-    const change = await decide(tx, booking!, night.clubId);
+    const change = await decide(tx, booking!, night);
     if (change.changed) await bumpVersion(tx, night.id);
     return change;
   });
-  if (outcome.changed) await scope.availability.committed([outcome.booking.nightId]);
+  if (outcome.changed) await announceAvailability(scope, outcome.booking.nightId);
   scope.loaders.bookingById.clear(id).prime(id, outcome.booking);
   return outcome;
 }

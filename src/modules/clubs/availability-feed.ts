@@ -19,7 +19,7 @@ interface NightFeed {
  * announcements of every instance once and fetches each announced snapshot once from the
  * shared store — never once per subscriber — and each listener gets strictly increasing
  * versions. Announcements that arrive during a fetch are folded into one more fetch, so
- * a burst costs at most two reads and the last version is never skipped.
+ * a burst costs at most two fetches and the last version is never skipped.
  */
 export class AvailabilityFeed {
   private readonly nights = new Map<string, NightFeed>();
@@ -49,19 +49,32 @@ export class AvailabilityFeed {
       feed = created;
     }
     feed.listeners.set(listener, -1);
-    await feed.unwatch;
-    // Read once the watch is active, so no announcement can fall between the two.
-    const [current] = await this.availability.load([nightId]);
-    if (current) this.offer(feed, current);
     const joined = feed;
+    try {
+      await joined.unwatch;
+      // Read once the watch is active, so no announcement can fall between the two.
+      const [current] = await this.availability.load([nightId]);
+      if (current) this.offer(joined, current);
+    } catch (error) {
+      joined.listeners.delete(listener);
+      // A watch that failed is dropped whole, so the next listener starts a new one.
+      if (this.nights.get(nightId) === joined && (joined.listeners.size === 0 || (await settled(joined.unwatch)) === 'rejected')) {
+        this.nights.delete(nightId);
+      }
+      throw error;
+    }
     return () => this.leave(nightId, joined, listener);
   }
 
-  /** Nights watched on this instance, and their listeners in all. */
-  get size(): { nights: number; listeners: number } {
-    let listeners = 0;
-    for (const feed of this.nights.values()) listeners += feed.listeners.size;
-    return { nights: this.nights.size, listeners };
+  /**
+   * Re-reads the stored snapshot of every watched night and passes on newer ones. Run
+   * periodically and when a subscriber joins: an announcement lost on the way (Redis
+   * reconnecting, a failed publish) delays a change, it never hides the latest one.
+   */
+  reconcile(nightId?: string): void {
+    for (const [id, feed] of this.nights) {
+      if (nightId === undefined || id === nightId) this.refresh(id, feed);
+    }
   }
 
   private leave(nightId: string, feed: NightFeed, listener: Listener): void {
@@ -107,4 +120,11 @@ export class AvailabilityFeed {
       }
     }
   }
+}
+
+function settled(promise: Promise<unknown>): Promise<'fulfilled' | 'rejected'> {
+  return promise.then(
+    () => 'fulfilled' as const,
+    () => 'rejected' as const,
+  );
 }

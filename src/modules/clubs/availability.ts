@@ -14,7 +14,11 @@ export interface AvailabilitySnapshot {
   tables: { table: Table; state: TableState }[];
 }
 
-const SNAPSHOT_TTL_SECONDS = 24 * 3600;
+/**
+ * Snapshots expire after a minute and are then computed again from the database: if an
+ * instance died between a commit and storing its snapshot, readers catch up within that.
+ */
+const SNAPSHOT_TTL_SECONDS = 60;
 const storeKey = (nightId: string) => `availability:${nightId}`;
 const topic = (nightId: string) => `availability:${nightId}`;
 
@@ -28,8 +32,9 @@ export interface Availability {
   load(nightIds: readonly string[]): Promise<(AvailabilitySnapshot | null)[]>;
   /**
    * Called after a transaction that changed these nights committed: stores their new
-   * snapshots, then announces the versions. Resolves once the store holds them, so the
-   * writer's client, reading next, never gets an older version than its own change.
+   * snapshots, then announces the versions. Resolves once the store holds them (unless
+   * the store failed, which is logged), so the writer's client, reading next, never gets
+   * an older version than its own change. Never throws: the change is committed.
    */
   committed(nightIds: readonly string[]): Promise<void>;
   /** The version of the night's snapshot in the shared store; null if none is stored (or the store fails). */
@@ -83,7 +88,14 @@ export function createAvailability(
     storedVersion: (nightId) => store.version(storeKey(nightId)),
     async committed(nightIds) {
       if (nightIds.length === 0) return;
-      const snapshots = await computeAndStore(nightIds);
+      let snapshots: AvailabilitySnapshot[];
+      try {
+        snapshots = await computeAndStore(nightIds);
+      } catch (error) {
+        // Readers recompute once the stored snapshot expires; the change stands.
+        onPublishError(error);
+        return;
+      }
       // The change is committed whatever happens here: a lost announcement delays live
       // updates until the next one, it must not turn the mutation into an error.
       await Promise.all(

@@ -28,7 +28,7 @@ export function renderHall(clubName: string, snapshot: AvailabilitySnapshot): st
     const y = MARGIN + table.y * UNIT;
     const w = table.width * UNIT;
     const h = table.height * UNIT;
-    const label = escapeXml(table.label);
+    const label = escapeMarkup(table.label);
     return (
       `<g class="table" data-table-id="${table.id}" data-label="${label}" data-state="${state}">` +
       `<title>${label}: ${stateColours[state].label.toLowerCase()}, seats ${table.capacity}</title>` +
@@ -47,13 +47,14 @@ export function renderHall(clubName: string, snapshot: AvailabilitySnapshot): st
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
     `data-night-id="${snapshot.nightId}" data-version="${snapshot.version}" font-family="system-ui, sans-serif" font-size="13">` +
-    `<title>${escapeXml(clubName)}: tables (version ${snapshot.version})</title>` +
+    `<title>${escapeMarkup(clubName)}: tables (version ${snapshot.version})</title>` +
     `<rect width="${width}" height="${height}" fill="#15161a"/>` +
     `<g fill="#fff">${tables.join('')}</g>` +
     `<g fill="#ddd">${legend.join('')}</g></svg>`
   );
 }
 
-function escapeXml(text: string): string {
+/** Text made safe for XML and HTML: markup characters become character references. */
+export function escapeMarkup(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }

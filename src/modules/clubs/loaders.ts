@@ -1,9 +1,8 @@
-import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { bookings, clubs, nights, tableSessions, tables, type Table } from '../../db/schema.js';
-import DataLoader from 'dataloader';
-import { isUuid, listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import { listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
 import type { Availability, AvailabilitySnapshot } from './availability.js';
 import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
 
@@ -88,26 +87,23 @@ export function createClubLoaders(db: Database, options: BatchOptions, availabil
   );
 
   /** Snapshots from the shared store; the nights missing there cost one statement together. */
-  const availabilityByNight = new DataLoader<string, AvailabilitySnapshot | null>(
-    (nightIds) => availability.load(nightIds.filter(isUuid)).then(inKeyOrder(nightIds)),
-    { batch: options.batch },
+  const availabilityByNight = rowLoader(
+    async (nightIds) => (await availability.load(nightIds)).filter((s): s is AvailabilitySnapshot => s !== null),
+    (snapshot) => snapshot.nightId,
+    options,
   );
 
   return { clubById, tableById, nightById, tablesByClub, nightsByClub, tableStatesByNight, availabilityByNight };
 }
 
-/** Re-orders snapshots of the valid keys into the order of all keys (null for the rest). */
-function inKeyOrder(keys: readonly string[]) {
-  return (snapshots: (AvailabilitySnapshot | null)[]) => {
-    const byNight = new Map(snapshots.flatMap((s) => (s ? [[s.nightId, s] as const] : [])));
-    return keys.map((key) => byNight.get(key) ?? null);
-  };
-}
 
 /**
- * Every table of each night's club with its live booking (held and unexpired, or
- * confirmed), its open session and the resulting state — one statement for all nights.
- * A night without tables yields one row whose `table` is null, so its version survives.
+ * Every table of each night's club with its live booking (held or confirmed), its open
+ * session and the resulting state — one statement for all nights. A night without tables
+ * yields one row whose `table` is null, so its version survives. A hold past its expiry
+ * still shows as held until it is released (by the sweep, or the next hold of the
+ * table), which bumps the version: the state depends on the version only, never on the
+ * clock, so one version always means one snapshot.
  */
 export function tableStatesQuery(db: Database, nightFilter: SQL) {
   return db
@@ -133,7 +129,7 @@ export function tableStatesQuery(db: Database, nightFilter: SQL) {
       and(
         eq(bookings.nightId, nights.id),
         eq(bookings.tableId, tables.id),
-        or(eq(bookings.status, 'confirmed'), and(eq(bookings.status, 'held'), gt(bookings.holdExpiresAt, sql`now()`))),
+        or(eq(bookings.status, 'confirmed'), eq(bookings.status, 'held')),
       ),
     )
     .leftJoin(

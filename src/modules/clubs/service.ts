@@ -1,4 +1,4 @@
-import { asc, eq, gt, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { clubs, nights, type Club, type Night, type Table } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
@@ -90,11 +90,18 @@ export async function nightWithClub(scope: Scope, nightId: string): Promise<{ ni
  * lock first, so checks made after it see every earlier change, and the version bump in
  * the same transaction orders the commits.
  */
-export async function lockNight(tx: Tx, nightId: string): Promise<Night> {
-  const [night] = await tx.select().from(nights).where(eq(nights.id, nightId)).for('update');
+export async function lockNight(tx: Tx, nightId: string): Promise<LockedNight> {
+  const [night] = await tx
+    .select({ ...getTableColumns(nights), now: sql<Date>`now()`.mapWith(nights.startsAt) })
+    .from(nights)
+    .where(eq(nights.id, nightId))
+    .for('update');
   if (!night) throw notFound('Night', nightId);
   return night;
 }
+
+/** A locked night and the database's clock, which decides expiries (not this process's). */
+export type LockedNight = Night & { now: Date };
 
 /** Bumps the night's availability version; called in the transaction that changed it. */
 export async function bumpVersion(tx: Tx, nightId: string): Promise<void> {
@@ -102,4 +109,13 @@ export async function bumpVersion(tx: Tx, nightId: string): Promise<void> {
     .update(nights)
     .set({ availabilityVersion: sql`${nights.availabilityVersion} + 1` })
     .where(eq(nights.id, nightId));
+}
+
+/**
+ * After a commit that changed the night (or a replay of one): store and announce its new
+ * snapshot, and forget this request's copy so the answer's own reads see the change.
+ */
+export async function announceAvailability(scope: Scope, nightId: string): Promise<void> {
+  await scope.availability.committed([nightId]);
+  scope.loaders.availabilityByNight.clear(nightId);
 }

@@ -4,8 +4,8 @@ import { bookings, clubs, deposits, nights, tableSessions, tables, type Deposit,
 import { AppError, ErrorCode, badInput, conflict, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { requireStaffOf } from '../../platform/auth.js';
-import { refuseIfTaken } from '../bookings/service.js';
-import { bumpVersion, lockNight } from '../clubs/service.js';
+import { refuseIfTaken, releaseExpiredHolds } from '../bookings/service.js';
+import { announceAvailability, bumpVersion, lockNight } from '../clubs/service.js';
 import type { Scope } from '../scope.js';
 
 export interface OpenTableSessionInput {
@@ -44,6 +44,7 @@ export async function openTableSession(scope: Scope, input: OpenTableSessionInpu
         if (booking.nightId !== night.id || booking.tableId !== table.id) throw badInput('That booking is for another table or night');
         if (booking.status !== 'confirmed') throw badInput(`That booking is ${booking.status}, not confirmed`);
       } else {
+        await releaseExpiredHolds(tx, night.id, table.id);
         await refuseIfTaken(tx, night.id, table.id, table.label);
       }
       const [opened] = await tx
@@ -57,7 +58,7 @@ export async function openTableSession(scope: Scope, input: OpenTableSessionInpu
     if (isUniqueViolation(error, 'table_sessions_open_table_key')) throw conflict('This table is already seated', { state: 'SEATED' });
     throw error;
   }
-  await scope.availability.committed([night.id]);
+  await announceAvailability(scope, night.id);
   return session;
 }
 
@@ -78,7 +79,7 @@ export async function closeTableSession(scope: Scope, id: string): Promise<Table
     await bumpVersion(tx, current!.nightId);
     return { session: closed!, changed: true };
   });
-  if (outcome.changed) await scope.availability.committed([outcome.session.nightId]);
+  if (outcome.changed) await announceAvailability(scope, outcome.session.nightId);
   return outcome.session;
 }
 

@@ -1,0 +1,113 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import { badInput, formatResult, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
+import type { Context } from '../graphql/context.js';
+import type { AvailabilityFeed } from '../modules/clubs/availability-feed.js';
+import type { TokenService, Viewer } from '../platform/auth.js';
+import type { Logger } from '../platform/logger.js';
+import { containsNul, NUL_MESSAGE } from './graphql-http.js';
+import { createSharedSubscriptions } from './shared-subscriptions.js';
+import { attachWebSocket, type Extra } from './ws.js';
+
+type SocketExtra = Extra & { viewer?: Viewer };
+
+export interface SubscriptionDeps {
+  schema: GraphQLSchema;
+  config: Config;
+  tokens: TokenService;
+  availabilityFeed: AvailabilityFeed;
+  contextFor(viewer: Viewer): Context;
+  logger: Logger;
+}
+
+/**
+ * GraphQL over WebSocket (graphql-ws) on `/graphql`, with the rules HTTP has: the same
+ * validation and introspection policy, errors from the same closed set with internals
+ * masked, the token checked at connect and again at each operation, foreign browser
+ * origins refused at the upgrade. Availability subscriptions execute once per event
+ * for all their subscribers.
+ */
+export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
+  const { schema, config, tokens, availabilityFeed, contextFor, logger } = deps;
+  const production = config.env === 'production';
+  const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  const format = (result: Parameters<typeof formatResult>[0]) => {
+    for (const error of unexpectedErrors(result.errors)) {
+      logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in a WebSocket operation');
+    }
+    return formatResult(result, config.env === 'development');
+  };
+
+  const shared = createSharedSubscriptions(
+    {
+      availabilityChanged: {
+        topic: (args) => String(args.nightId),
+        admit: async (nightId) => {
+          if (!(await contextFor({ kind: 'anonymous' }).loaders.nightById.load(nightId))) throw notFound('Night', nightId);
+        },
+        listen: (nightId, push) => availabilityFeed.listen(nightId, push),
+        refresh: (nightId) => availabilityFeed.reconcile(nightId),
+      },
+    },
+    () => contextFor({ kind: 'anonymous' }),
+    format,
+  );
+
+  return attachWebSocket<SocketExtra>(server, {
+    logger,
+    rewrite: shared.substitute,
+    originAllowed: (origin, request) => originAllowed(origin, request, config.allowedOrigins),
+    graphql: {
+      schema,
+      subscribe: shared.subscribe,
+      onNext: (_ctx, _id, _payload, _args, result) => shared.onNext(result) ?? format(result),
+      jsonMessageReplacer: shared.replacer,
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        const viewer = await tokens.viewerFrom(typeof authorization === 'string' ? authorization : undefined);
+        // A token that was sent but is not valid is refused (4403); no token is anonymous.
+        if (viewer.kind === 'anonymous' && viewer.tokenProblem) return false;
+        ctx.extra.viewer = viewer;
+        return true;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const viewer = ctx.extra.viewer ?? { kind: 'anonymous' };
+        if (viewer.kind === 'user' && viewer.expiresAtMs !== undefined && viewer.expiresAtMs <= Date.now()) {
+          return [unauthenticated('Sign in again: the token has expired')];
+        }
+        if (containsNul(payload)) return [badInput(NUL_MESSAGE)];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [badInput(error instanceof Error ? error.message : 'The query does not parse')];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return errors.map((e) => badInput(production ? withoutSuggestions(e.message) : e.message));
+        return {
+          schema,
+          document,
+          variableValues: payload.variables ?? {},
+          operationName: payload.operationName ?? null,
+          contextValue: contextFor(viewer),
+        };
+      },
+    },
+  });
+}
+
+/** Pages of the server's own origin and of the configured ones. */
+function originAllowed(origin: string, request: IncomingMessage, allowed: string[]): boolean {
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** graphql-js's "Did you mean …?" names schema fields; production keeps those to itself. */
+function withoutSuggestions(message: string): string {
+  return message.replace(/ Did you mean .+\?$/, '');
+}

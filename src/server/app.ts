@@ -20,6 +20,7 @@ import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
+import type { Scope } from '../modules/scope.js';
 import { createApollo } from './apollo.js';
 import { createResponseCache } from './response-cache.js';
 import { attachSubscriptions } from './subscriptions.js';
@@ -43,6 +44,8 @@ export interface RunningApp {
   pubsub: PubSub;
   cache: Cache;
   availability: Availability;
+  /** A service scope for this caller, as a request would get it. */
+  scopeFor(viewer: Viewer): Scope;
   /** Whether demo data was loaded on this start. */
   seeded: boolean;
 }
@@ -165,7 +168,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const port = (server.address() as AddressInfo).port;
       const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
       logger.info({ url, database: handle.kind, redis: Boolean(config.redis) }, 'nightgraph listening');
-      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, availability, seeded };
+      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, availability, scopeFor: contextFor, seeded };
     },
 
     async stop() {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { realServers, startTestApp, type TestApp } from '../support/app.js';
 
 const OPEN = `mutation($input: OpenTableSessionInput!) { openTableSession(input: $input) { id openedAt closedAt table { label } booking { id } night { id } } }`;
 const CLOSE = `mutation($id: ID!) { closeTableSession(id: $id) { id closedAt } }`;
@@ -104,5 +104,32 @@ describe('table sessions and deposits', () => {
     }
     expect(counts).toEqual([3, 3]);
     void clubId;
+  });
+});
+
+describe.skipIf(!realServers)('deposit races (real PostgreSQL only: PGlite runs one transaction at a time, so nothing can race)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ DB_POOL_MAX: '20' });
+  });
+  afterAll(() => app?.stop());
+
+  it('records a deposit sent 20 times at once with one key exactly once, and 20 different ones exactly', async () => {
+    const fx = fixtures(app.db);
+    const club = await fx.club();
+    const [table] = await fx.tables(club.id, 1);
+    const [night] = await fx.nights(club.id, 1);
+    const staff = await fx.user();
+    const session = await fx.tableSession({ nightId: night!.id, tableId: table!.id, openedBy: staff.id });
+    const token = await app.token({ subject: 'race-host', roles: ['host'], clubIds: [club.id] });
+    const send = (key: string, amountMinor: number) =>
+      graphql(app.url, DEPOSIT, { token, variables: { input: { sessionId: session.id, amountMinor, currency: 'EUR', idempotencyKey: key } } });
+    const same = await Promise.all(Array.from({ length: 20 }, () => send('one-key', 5_000)));
+    expect(same.flatMap((r) => r.errors ?? [])).toEqual([]);
+    expect(new Set(same.map((r) => r.data.recordDeposit.id)).size).toBe(1);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => send(`key-${i}`, 100 + i)));
+    const tables = (await graphql(app.url, TABLES, { token, variables: { id: night!.id } })).data.night.tables;
+    // 5,000 once, plus 100 + 101 + … + 119.
+    expect(tables[0].depositTotal).toEqual({ amountMinor: 5_000 + 20 * 100 + 190, currency: 'EUR' });
   });
 });

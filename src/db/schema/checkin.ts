@@ -41,7 +41,8 @@ export const guestEntries = pgTable(
   },
   (t) => [
     uniqueIndex('guest_entries_token_key').on(t.token),
-    index('guest_entries_night_name_idx').on(t.nightId, t.name, t.id),
+    // The guest list's order: case-folded name, byte order (the same on every server), then id.
+    index('guest_entries_night_name_idx').on(t.nightId, sql`lower(${t.name}) collate "C"`, t.id),
     index('guest_entries_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
     index('guest_entries_night_phone_idx').on(t.nightId, t.phone),
     index('guest_entries_agent_idx').on(t.agentId),

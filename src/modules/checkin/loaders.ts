@@ -27,7 +27,7 @@ const queries = preparedPerDatabase((db) => {
   const filter = sql.placeholder('filter');
 
   /**
-   * A page of each night's guest list by (name, id), LATERAL per night. The search is a
+   * A page of each night's guest list by (case-folded name, id), LATERAL per night. The search is a
    * case-insensitive substring of the name (ILIKE, served by the pg_trgm index) or the
    * exact phone number.
    */
@@ -41,10 +41,12 @@ const queries = preparedPerDatabase((db) => {
           withSearch
             ? sql`(${guestEntries.name} ilike ${sql.placeholder('pattern')} or ${guestEntries.phone} = ${sql.placeholder('phone')})`
             : undefined,
-          withCursor ? sql`(${guestEntries.name}, ${guestEntries.id}) > (${sql.placeholder('afterKey')}::text, ${sql.placeholder('afterId')}::uuid)` : undefined,
+          withCursor
+            ? sql`(lower(${guestEntries.name}) collate "C", ${guestEntries.id}) > (lower(${sql.placeholder('afterKey')}::text) collate "C", ${sql.placeholder('afterId')}::uuid)`
+            : undefined,
         ),
       )
-      .orderBy(asc(guestEntries.name), asc(guestEntries.id))
+      .orderBy(sql`lower(${guestEntries.name}) collate "C"`, asc(guestEntries.id))
       .limit(sql.placeholder('limit'))
       .as('g');
     return db
@@ -52,7 +54,7 @@ const queries = preparedPerDatabase((db) => {
       .from(nights)
       .crossJoinLateral(perNight)
       .where(anyId(nights.id, ids))
-      .orderBy(perNight.nightId, perNight.name, perNight.id)
+      .orderBy(perNight.nightId, sql`lower(${perNight.name}) collate "C"`, perNight.id)
       .prepare(`guest_page_${withSearch ? 's' : ''}${withCursor ? 'c' : ''}`);
   };
 

@@ -131,21 +131,28 @@ export interface EntryStatsModel {
  */
 export async function entryStatsOf(scope: Scope, night: Night): Promise<EntryStatsModel> {
   requireStaffOf(scope.viewer, night.clubId, "a night's entry stats");
-  const quarter = sql<string>`date_bin('15 minutes', ${checkIns.checkedInAt}, ${night.startsAt.toISOString()}::timestamptz)`;
-  const rows = await scope.db
+  const entries = scope.db
     .select({
       gate: checkIns.gate,
-      quarter: sql<string | null>`${quarter}::text`,
-      byGate: sql<number>`grouping(${checkIns.gate})`,
-      count: sql<number>`count(*)::int`,
+      quarter: sql<string>`date_bin('15 minutes', ${checkIns.checkedInAt}, ${night.startsAt.toISOString()}::timestamptz)`.as('quarter'),
     })
     .from(checkIns)
     .where(eq(checkIns.nightId, night.id))
-    .groupBy(sql`grouping sets ((${checkIns.gate}), (${quarter}), ())`);
+    .as('entries');
+  const rows = await scope.db
+    .select({
+      gate: entries.gate,
+      quarter: sql<string | null>`${entries.quarter}::text`,
+      level: sql<number>`grouping(${entries.gate}, ${entries.quarter})::int`,
+      count: sql<number>`count(*)::int`,
+    })
+    .from(entries)
+    .groupBy(sql`grouping sets ((${entries.gate}), (${entries.quarter}), ())`);
   const stats: EntryStatsModel = { total: 0, byGate: [], byQuarterHour: [] };
   for (const row of rows) {
-    if (row.gate !== null && Number(row.byGate) === 0) stats.byGate.push({ gate: row.gate, count: row.count });
-    else if (row.quarter !== null) stats.byQuarterHour.push({ startsAt: new Date(row.quarter), count: row.count });
+    // grouping(gate, quarter): 1 = rows by gate, 2 = rows by quarter hour, 3 = all rows.
+    if (row.level === 1) stats.byGate.push({ gate: row.gate!, count: row.count });
+    else if (row.level === 2) stats.byQuarterHour.push({ startsAt: new Date(row.quarter!), count: row.count });
     else stats.total = row.count;
   }
   stats.byGate.sort((a, b) => a.gate.localeCompare(b.gate));

@@ -7,7 +7,7 @@ import { migrate } from '../db/migrate.js';
 import { seedDemoData } from '../db/seed.js';
 import type { Context } from '../graphql/context.js';
 import { buildSchema } from '../graphql/schema.js';
-import { createLoaders } from '../modules/loaders.js';
+import { createLoaders, type Loaders } from '../modules/loaders.js';
 import { currentUserOnce } from '../modules/users/service.js';
 import { createTokenService, resolveJwtSecret, type TokenService } from '../platform/auth.js';
 import { createMemoryCache, createRedisCache, type Cache } from '../platform/cache.js';
@@ -99,17 +99,24 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       cleanups.push(() => apollo.stop());
 
       const loaderOptions = { batch: config.loaderBatching };
-      const contextFor = (viewer: Viewer, sqlStats = newSqlStats()): Context => ({
-        db: handle.db,
-        viewer,
-        loaders: createLoaders(handle.db, loaderOptions, availability),
-        currentUser: currentUserOnce(handle.db, viewer),
-        availability,
-        availabilityFeed,
-        settings: { holdTtlSeconds: config.bookings.holdTtlSeconds },
-        sqlStats,
-        availabilityVersions: new Map(),
-      });
+      const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds };
+      const contextFor = (viewer: Viewer, sqlStats = newSqlStats()): Context => {
+        let loaders: Loaders | undefined;
+        return {
+          db: handle.db,
+          viewer,
+          // Built on first use: a WebSocket subscriber served from a shared group never needs them.
+          get loaders() {
+            return (loaders ??= createLoaders(handle.db, loaderOptions, availability));
+          },
+          currentUser: currentUserOnce(handle.db, viewer),
+          availability,
+          availabilityFeed,
+          settings,
+          sqlStats,
+          availabilityVersions: new Map(),
+        };
+      };
       const handleGraphQL = createGraphQLHandler({
         apollo,
         metrics,

@@ -38,6 +38,13 @@ interface Group {
 
 const MARKER = '"@@nightgraph-shared-payload@@"';
 
+/** A text message in three parts; `body` is shared by every subscriber of a group. */
+export interface Fragments {
+  head: string;
+  body: Buffer;
+  tail: string;
+}
+
 /**
  * Executes shared subscriptions once per event per (field, topic, document, variables)
  * and serializes each result once: every subscriber of a group receives the same result
@@ -52,12 +59,12 @@ export function createSharedSubscriptions(
   formatResult: (result: ExecutionResult) => ExecutionResult,
 ) {
   const groups = new Map<string, Group>();
-  const serialized = new WeakMap<object, string>();
-  let pending: string | undefined;
+  const serialized = new WeakMap<object, Buffer>();
+  let pending: Buffer | undefined;
 
   function share(result: ExecutionResult): ExecutionResult {
     const formatted = formatResult(result);
-    serialized.set(formatted, JSON.stringify(formatted));
+    serialized.set(formatted, Buffer.from(JSON.stringify(formatted)));
     return formatted;
   }
 
@@ -138,18 +145,20 @@ export function createSharedSubscriptions(
       return value;
     },
     /**
-     * Swaps the marker for the shared JSON. graphql-ws stringifies a message and hands it
-     * to the socket's `send` in one synchronous step, and the adapter calls this first
-     * thing in `send`, so `pending` is this message's payload. The payload is the
+     * Splits a message around the marker into its own head and tail and the shared
+     * payload bytes, which the adapter sends as fragments of one WebSocket message: every
+     * subscriber gets the same buffer, encoded once. graphql-ws stringifies a message and
+     * hands it to the socket's `send` in one synchronous step, and the adapter calls this
+     * first thing in `send`, so `pending` is this message's payload. The payload is the
      * message's last key, so the last occurrence of the marker is the one to replace
      * (a client could choose the marker as its operation id).
      */
-    substitute(data: string): string {
+    substitute(data: string): string | Fragments {
       if (pending === undefined) return data;
       const index = data.lastIndexOf(MARKER);
-      const json = pending;
+      const body = pending;
       pending = undefined;
-      return index === -1 ? data : data.slice(0, index) + json + data.slice(index + MARKER.length);
+      return index === -1 ? data : { head: data.slice(0, index), body, tail: data.slice(index + MARKER.length) };
     },
   };
 }

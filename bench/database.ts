@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getTableColumns, sql, type InferInsertModel, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import type { Config } from '../src/config.js';
 import type { Database } from '../src/db/client.js';
@@ -63,4 +64,28 @@ export async function insertSelect<T extends PgTable>(
   await db.execute(
     sql`insert into ${table} (${sql.join(names, sql`, `)}) select ${sql.join(expressions, sql`, `)} from ${from}`,
   );
+}
+
+/**
+ * The server's Redis key prefix for one bench run (REDIS_URL set): the run's snapshots and
+ * channels stay apart from anyone else's on the same Redis, and `drop` deletes its keys.
+ */
+export function benchRedisPrefix(redisUrl: string, run: string) {
+  const prefix = `nightgraph-bench-${run}:`;
+  return {
+    prefix,
+    async drop(): Promise<number> {
+      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await redis.connect();
+        let deleted = 0;
+        for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+          if (keys.length > 0) deleted += await redis.del(...keys);
+        }
+        return deleted;
+      } finally {
+        redis.disconnect();
+      }
+    },
+  };
 }

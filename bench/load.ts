@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
-import type { BenchRequest } from './scenario.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Answer, BenchRequest, Observer } from './scenario.js';
 
 export interface LoadOptions {
   connections: number;
@@ -10,6 +11,8 @@ export interface LoadOptions {
    */
   rate?: number;
   signal: AbortSignal;
+  /** Sees every 2xx answer with its request and its connection. */
+  observer?: Observer;
 }
 
 export interface LoadResult {
@@ -34,6 +37,11 @@ export function runLoad(url: string, next: () => BenchRequest, options: LoadOpti
   options.signal.throwIfAborted();
   const latenciesMs: number[] = [];
   let graphqlErrors = 0;
+  // autocannon gives `onResponse` the body but a context it resets for every request, and
+  // right after it (synchronously, same client) emits `response` with the client: the
+  // answer seen in the first is handed to the observer in the second.
+  let answered: Omit<Answer, 'latencyMs'> | undefined;
+  const observer = options.observer;
 
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -45,13 +53,16 @@ export function runLoad(url: string, next: () => BenchRequest, options: LoadOpti
         ...(options.rate ? { overallRate: options.rate, ignoreCoordinatedOmission: true } : {}),
         requests: [
           {
-            setupRequest: (request) => {
-              const { body, headers } = next();
-              return { ...request, body, headers: { ...request.headers, ...headers } };
+            setupRequest: (request, context) => {
+              const sent = next();
+              if (observer) (context as Sent).request = sent;
+              return { ...request, body: sent.body, headers: { ...request.headers, ...sent.headers } };
             },
             // GraphQL reports resolver failures with status 200; they are errors all the same.
-            onResponse: (status, body) => {
-              if (status >= 200 && status < 300 && body.includes('"errors":')) graphqlErrors += 1;
+            onResponse: (status, body, context, headers) => {
+              if (status < 200 || status >= 300) return;
+              if (body.includes('"errors":')) graphqlErrors += 1;
+              if (observer) answered = { body, headers: headers as IncomingHttpHeaders, request: (context as Sent).request };
             },
           },
         ],
@@ -74,14 +85,21 @@ export function runLoad(url: string, next: () => BenchRequest, options: LoadOpti
     );
     const stop = () => instance.stop();
     options.signal.addEventListener('abort', stop, { once: true });
-    instance.on('response', (_client, _status, _bytes, responseTimeMs) => {
+    instance.on('response', (client, _status, _bytes, responseTimeMs) => {
       latenciesMs.push(responseTimeMs);
+      if (answered) observer!.see({ ...answered, latencyMs: responseTimeMs }, client);
+      answered = undefined;
     });
   });
 }
 
+/** autocannon's per-request context, as `setupRequest` leaves it for `onResponse`. */
+interface Sent {
+  request: BenchRequest;
+}
+
 /** Nearest-rank percentile of ascending `sorted`; NaN (null in JSON) without samples. */
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
@@ -90,7 +108,8 @@ function percentile(sorted: Float64Array, p: number): number {
 /**
  * Sends `count` requests one at a time and checks each answer: status 200, no GraphQL
  * `errors`, data of the expected shape. Returns the mean number of SQL statements per
- * request, from the `Server-Timing` header the server sets on every response.
+ * request, from the `Server-Timing` header the server sets on every response; NaN when
+ * some answer had no count (e.g. bytes served from a response cache without the header).
  */
 export async function probe(
   url: string,
@@ -111,8 +130,7 @@ export async function probe(
     const wrong = check(answer.data);
     if (wrong) throw problem(wrong);
     const timing = /desc="(\d+) statements"/.exec(response.headers.get('server-timing') ?? '');
-    if (!timing) throw problem(`no SQL statement count in Server-Timing: ${response.headers.get('server-timing')}`);
-    statements += Number(timing[1]);
+    statements += timing ? Number(timing[1]) : Number.NaN;
   }
   return statements / count;
 }

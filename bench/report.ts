@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from './load.js';
+import type { Summary } from './scenario.js';
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -8,6 +9,8 @@ const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 export interface Measurement extends LoadResult {
   label: string;
   sqlPerRequest: number;
+  /** From the scenario's observer and side load, if any. */
+  summaries: Summary[];
 }
 
 /** How the load was applied; the same for every variant of a run. */
@@ -25,7 +28,7 @@ export function formatLine(scenario: string, nameWidth: number, m: Measurement, 
       : `errors ${m.errors} (transport ${m.errorKinds.transport}, non-2xx ${m.errorKinds.non2xx}, graphql ${m.errorKinds.graphql})`;
   return [
     scenario.padEnd(nameWidth),
-    m.label.padEnd(7),
+    m.label.padEnd(LABEL_WIDTH),
     `${effectiveConnections(shape)} conn`,
     ...(shape.rate ? [`rate ${shape.rate}/s`] : []),
     `${shape.durationS}s`,
@@ -34,9 +37,16 @@ export function formatLine(scenario: string, nameWidth: number, m: Measurement, 
     `p95 ${ms(m.p95Ms)}`,
     `p99 ${ms(m.p99Ms)}`,
     errors,
-    `sql/req ${m.sqlPerRequest.toFixed(1)}`,
+    `sql/req ${Number.isNaN(m.sqlPerRequest) ? 'n/a' : m.sqlPerRequest.toFixed(1)}`,
   ].join('  ');
 }
+
+/** The lines of a measurement's summaries, under its own line. */
+export function formatSummaries(scenario: string, nameWidth: number, m: Measurement): string[] {
+  return m.summaries.flatMap((s) => s.lines).map((line) => `${scenario.padEnd(nameWidth)}  ${m.label.padEnd(LABEL_WIDTH)}  ${line}`);
+}
+
+const LABEL_WIDTH = 9;
 
 export function formatRatio(
   scenario: string,
@@ -54,7 +64,10 @@ export function formatRatio(
   ].join('  ');
 }
 
-/** Writes bench/results/<scenario>.json: the first variant's fields at the top, the second under `naive`. */
+/**
+ * Writes bench/results/<scenario>.json: the first variant's fields at the top, the second
+ * under its label (`naive` for the default variants).
+ */
 export async function writeResult(
   scenario: string,
   shape: LoadShape,
@@ -67,10 +80,16 @@ export async function writeResult(
     durationS: shape.durationS,
     rate: shape.rate ?? null,
     scale: shape.scale,
+    label: first.label,
     ...fields(first),
-    naive: second ? fields(second) : null,
+    ...(second ? { [second.label]: fields(second) } : {}),
     ratio: second ? round(ratio(first, second), 2) : null,
   };
+  return writeJson(scenario, result);
+}
+
+/** Writes `result` to bench/results/<scenario>.json; returns the file's path. */
+export async function writeJson(scenario: string, result: Record<string, unknown>): Promise<string> {
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}${scenario}.json`;
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -87,6 +106,7 @@ function fields(m: Measurement) {
     errors: m.errors,
     errorKinds: m.errorKinds,
     sqlPerRequest: round(m.sqlPerRequest, 2),
+    ...Object.assign({}, ...m.summaries.map((s) => s.fields)),
   };
 }
 
@@ -96,5 +116,5 @@ function effectiveConnections(shape: LoadShape): number {
 }
 
 const ratio = (first: Measurement, second: Measurement) => first.rps / second.rps;
-const round = (value: number, digits: number) => Number(value.toFixed(digits));
-const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)} ms`);
+export const round = (value: number, digits: number) => Number(value.toFixed(digits));
+export const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)} ms`);

@@ -4,14 +4,20 @@ import { sql } from 'drizzle-orm';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { createTokenService } from '../src/platform/auth.js';
-import { benchDatabaseConfig, createBenchDatabase, DEFAULT_ADMIN_URL } from './database.js';
-import { probe, runLoad } from './load.js';
-import { formatLine, formatRatio, writeResult, type LoadShape, type Measurement } from './report.js';
-import type { PreparedScenario, Scenario } from './scenario.js';
+import { benchDatabaseConfig, benchRedisPrefix, createBenchDatabase, DEFAULT_ADMIN_URL } from './database.js';
+import { probe, runLoad, type LoadResult } from './load.js';
+import { formatLine, formatRatio, formatSummaries, writeJson, writeResult, type LoadShape, type Measurement } from './report.js';
+import type { PreparedLoad, PreparedRun, PreparedScenario, Scenario, ServerVariant, StartedServer, Summary } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 import { startServer } from './server.js';
 
 const PROBES = 5;
+const DEFAULT_CONNECTIONS = 64;
+/** What a scenario is measured on unless it names its own variants. */
+const DEFAULT_VARIANTS: readonly ServerVariant[] = [
+  { label: 'batched', env: { LOADER_BATCHING: 'true' } },
+  { label: 'naive', env: { LOADER_BATCHING: 'false' } },
+];
 /**
  * One Ctrl-C reaches the bench twice: from the terminal, and relayed by the tsx wrapper a
  * moment later. Only a signal after this long is the user asking again.
@@ -22,8 +28,11 @@ let benchDatabaseName: string | undefined;
 
 const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')}|all> [options]
 
-  --connections N   concurrent connections (default 64)
-  --duration S      seconds measured per variant (default 20)
+  --connections N   concurrent connections (default ${DEFAULT_CONNECTIONS}, or the scenario's own:
+                    ${scenarios.filter((s) => s.connections).map((s) => `${s.name} ${s.connections}`).join(', ')};
+                    for fanout, WebSocket subscribers)
+  --duration S      seconds measured per variant (default 20); fanout: one change every
+                    2 s for S seconds, then as many broadcasts from a bare ws server
   --warmup S        seconds of load before measuring, discarded (default 3)
   --rate R          cap at R requests per second over all connections (autocannon
                     overallRate: each connection's budget refills every second, so requests
@@ -32,13 +41,21 @@ const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')
   --url URL         load a running server's /graphql instead of starting one; DATABASE_URL
                     must be that server's database and JWT_SECRET its secret
   --naive-url URL   with --url: a second server, started with LOADER_BATCHING=false
+                    (for availability: RESPONSE_CACHE=false)
 
 Without --url the bench creates a database next to DATABASE_URL (default
-${DEFAULT_ADMIN_URL}), starts the server twice (batched, then
-LOADER_BATCHING=false) per scenario, and drops the database at the end.`;
+${DEFAULT_ADMIN_URL}), starts the server twice per scenario (batched, then
+LOADER_BATCHING=false; availability: RESPONSE_CACHE on, then off), and drops the
+database at the end. The server inherits the environment, e.g. REDIS_URL (its keys get a
+prefix of the run's own, deleted at the end as well); BENCH_NODE_FLAGS
+adds node flags to its command line (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+fanout holds one end of every socket: it needs an open-file limit (ulimit -n; node raises
+its soft limit to the hard one) above the subscriber count, and says so when it is not.`;
 
-interface Options extends LoadShape {
+interface Options extends Omit<LoadShape, 'connections'> {
   scenarios: readonly Scenario[];
+  /** Undefined: each scenario's default. */
+  connections: number | undefined;
   warmupS: number;
   url: string | undefined;
   naiveUrl: string | undefined;
@@ -47,10 +64,20 @@ interface Options extends LoadShape {
 /** A server to measure: started for the run, or one that is already running. */
 interface Variant {
   label: string;
-  start(signal: AbortSignal): Promise<{ url: string; stop(): Promise<void> }>;
+  start(signal: AbortSignal): Promise<StartedServer>;
 }
 
 type Cleanup = () => Promise<unknown>;
+
+/** Where the servers come from: started by the bench, or given with --url. */
+interface Target {
+  databaseUrl: string;
+  jwtSecret: string;
+  /** The servers a load scenario is measured on, in order. */
+  variants(scenario: Scenario): Variant[];
+  /** One server for a scenario that runs itself. */
+  start(env: Record<string, string>, signal: AbortSignal): Promise<StartedServer>;
+}
 
 async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]): Promise<void> {
   const target = options.url ? externalTarget(options) : await benchTarget(cleanups);
@@ -78,46 +105,85 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
 
   const nameWidth = Math.max(...options.scenarios.map((s) => s.name.length));
   for (const [scenario, ready] of prepared) {
+    const shape: LoadShape = {
+      connections: options.connections ?? scenario.connections ?? DEFAULT_CONNECTIONS,
+      durationS: options.durationS,
+      rate: options.rate,
+      scale: options.scale,
+    };
+    if (ready.kind === 'run') {
+      await runItself(scenario, ready, target, shape, signal);
+      continue;
+    }
     const measured: Measurement[] = [];
-    for (const variant of target.variants) {
-      const measurement = await measure(scenario.name, variant, ready, options, signal);
+    for (const variant of target.variants(scenario)) {
+      const measurement = await measure(scenario.name, variant, ready, { ...options, ...shape }, signal);
       measured.push(measurement);
-      console.log(formatLine(scenario.name, nameWidth, measurement, options));
+      console.log(formatLine(scenario.name, nameWidth, measurement, shape));
+      for (const line of formatSummaries(scenario.name, nameWidth, measurement)) console.log(line);
     }
     const [first, second] = measured;
     if (second) console.log(formatRatio(scenario.name, nameWidth, first!, second, options.rate !== undefined));
-    log(`wrote ${await writeResult(scenario.name, options, first!, second)}`);
+    log(`wrote ${await writeResult(scenario.name, shape, first!, second)}`);
   }
 }
 
 async function measure(
   scenario: string,
   variant: Variant,
-  ready: PreparedScenario,
-  options: Options,
+  ready: PreparedLoad,
+  options: Options & LoadShape,
   signal: AbortSignal,
 ): Promise<Measurement> {
   log(`${scenario} ${variant.label}: starting`);
   const server = await variant.start(signal);
   try {
-    const sqlPerRequest = await probe(server.url, ready.next, ready.check, PROBES, signal);
     const load = { connections: options.connections, rate: options.rate, signal };
-    if (options.warmupS > 0) {
-      log(`${scenario} ${variant.label}: warming up for ${options.warmupS} s`);
-      await runLoad(server.url, ready.next, { ...load, durationS: options.warmupS });
+    const alongside = ready.alongside?.(server.url, signal);
+    let result: LoadResult;
+    let sqlPerRequest: number;
+    let side: Summary | undefined;
+    const observer = ready.observe?.();
+    try {
+      if (options.warmupS > 0) {
+        log(`${scenario} ${variant.label}: warming up for ${options.warmupS} s`);
+        await runLoad(server.url, ready.next, { ...load, durationS: options.warmupS });
+      }
+      // After the warm-up, so that caches the server keeps count as they are under load.
+      sqlPerRequest = await probe(server.url, ready.next, ready.check, PROBES, signal);
+      log(`${scenario} ${variant.label}: measuring for ${options.durationS} s`);
+      alongside?.measuring();
+      result = await runLoad(server.url, ready.next, { ...load, durationS: options.durationS, observer });
+    } finally {
+      side = await alongside?.stop();
     }
-    log(`${scenario} ${variant.label}: measuring for ${options.durationS} s`);
-    const result = await runLoad(server.url, ready.next, { ...load, durationS: options.durationS });
     // An interrupted run stops early; its numbers mean nothing.
     signal.throwIfAborted();
-    return { label: variant.label, ...result, sqlPerRequest };
+    const summaries = [observer?.summary(), side].filter((s) => s !== undefined);
+    return { label: variant.label, ...result, sqlPerRequest, summaries };
   } finally {
     await server.stop();
   }
 }
 
+/** A scenario that drives the server itself: prints its lines, writes its result. */
+async function runItself(scenario: Scenario, ready: PreparedRun, target: Target, shape: LoadShape, signal: AbortSignal) {
+  const summary = await ready.run({
+    startServer: (env = {}) => target.start(env, signal),
+    connections: shape.connections,
+    durationS: shape.durationS,
+    signal,
+    log: (message) => log(`${scenario.name}: ${message}`),
+  });
+  signal.throwIfAborted();
+  for (const line of summary.lines) console.log(line);
+  const { connections, durationS, scale } = shape;
+  const file = await writeJson(scenario.name, { scenario: scenario.name, connections, durationS, scale, ...summary.fields });
+  log(`wrote ${file}`);
+}
+
 /** A database of our own, dropped at the end, and the server started on it once per variant. */
-async function benchTarget(cleanups: Cleanup[]) {
+async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
   const database = await createBenchDatabase(process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL);
   cleanups.push(async () => {
     await database.drop();
@@ -127,29 +193,44 @@ async function benchTarget(cleanups: Cleanup[]) {
   log(`created database ${database.name}`);
   // 48 characters, fresh per run: tokens from one run are worthless afterwards.
   const jwtSecret = randomBytes(36).toString('base64url');
-  const started = (label: string, batching: boolean): Variant => ({
-    label,
-    start: (signal) => startServer({ databaseUrl: database.url, jwtSecret, batching, signal }),
-  });
+  const redisUrl = process.env.REDIS_URL;
+  const redis = redisUrl ? benchRedisPrefix(redisUrl, database.name) : undefined;
+  if (redis) {
+    cleanups.push(async () => log(`deleted ${await redis.drop()} Redis keys under ${redis.prefix}`));
+    log(`servers use Redis ${redisUrl} under ${redis.prefix}`);
+  }
+  const start = (env: Record<string, string>, signal: AbortSignal) =>
+    startServer({ databaseUrl: database.url, jwtSecret, env: { ...(redis && { REDIS_KEY_PREFIX: redis.prefix }), ...env }, signal });
   return {
     databaseUrl: database.url,
     jwtSecret,
-    variants: [started('batched', true), started('naive', false)],
+    variants: (scenario) =>
+      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env }) => ({ label, start: (signal) => start(env, signal) })),
+    start,
   };
 }
 
 /** Servers somebody else runs: the data set goes into their database, tokens are signed with their secret. */
-function externalTarget(options: Options) {
+function externalTarget(options: Options): Target {
   const databaseUrl = process.env.DATABASE_URL;
   const jwtSecret = process.env.JWT_SECRET;
   if (!databaseUrl || !jwtSecret) {
     throw new UsageError('--url needs DATABASE_URL (that server\'s database) and JWT_SECRET (its secret) in the environment');
   }
-  const running = (label: string, url: string): Variant => ({ label, start: async () => ({ url, stop: async () => {} }) });
+  const running = (url: string) => async (): Promise<StartedServer> => ({ url, pid: undefined, stop: async () => {} });
+  const variants = [
+    { label: 'url', start: running(options.url!) },
+    ...(options.naiveUrl ? [{ label: 'naive', start: running(options.naiveUrl) }] : []),
+  ];
   return {
     databaseUrl,
     jwtSecret,
-    variants: [running('url', options.url!), ...(options.naiveUrl ? [running('naive', options.naiveUrl)] : [])],
+    // A scenario of one variant (e.g. availability-storm) measures only the first server.
+    variants: (scenario) => variants.slice(0, scenario.variants?.length ?? variants.length),
+    start: async (env) => {
+      if (Object.keys(env).length > 0) log(`--url: the running server is used as it is, not with ${JSON.stringify(env)}`);
+      return running(options.url!)();
+    },
   };
 }
 
@@ -191,7 +272,8 @@ function parseOptions(argv: string[]): Options {
   if (values['naive-url'] && !values.url) throw new UsageError('--naive-url needs --url');
   return {
     scenarios: selected,
-    connections: number('connections', values.connections, 64, { integer: true, min: 1 }),
+    connections:
+      values.connections === undefined ? undefined : number('connections', values.connections, 0, { integer: true, min: 1 }),
     durationS: number('duration', values.duration, 20, { integer: true, min: 1 }),
     warmupS: number('warmup', values.warmup, 3, { integer: true, min: 0 }),
     rate: values.rate === undefined ? undefined : number('rate', values.rate, 0, { integer: true, min: 1 }),

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Database } from '../src/db/client.js';
 import type { Principal } from '../src/platform/auth.js';
 
@@ -5,6 +6,8 @@ import type { Principal } from '../src/platform/auth.js';
 export interface BenchRequest {
   body: string;
   headers: Record<string, string>;
+  /** What the request is about (e.g. a night id), for an `Observer`. */
+  key?: string;
 }
 
 export interface ScenarioContext {
@@ -19,18 +22,99 @@ export interface ScenarioContext {
   sign(principal: Principal): Promise<string>;
 }
 
-export interface PreparedScenario {
+/** A prepared scenario: an HTTP load the harness applies, or a run of its own. */
+export type PreparedScenario = PreparedLoad | PreparedRun;
+
+export interface PreparedLoad {
+  kind?: 'load';
   /** The request to send next; called once per request, so it may rotate through users. */
   next(): BenchRequest;
   /** What is wrong with a probe answer's `data`, or undefined when it has the expected shape. */
   check(data: unknown): string | undefined;
   /** Deletes the scenario's rows; only needed with `--url`, a bench database is dropped whole. */
   remove(): Promise<void>;
+  /** A fresh observer per measured run: sees every 2xx answer of the load. */
+  observe?(): Observer;
+  /** Work started with the warm-up and stopped when the measured run ends. */
+  alongside?(url: string, signal: AbortSignal): SideLoad;
+}
+
+/** A scenario that drives the server itself (e.g. WebSockets) instead of the HTTP load. */
+export interface PreparedRun {
+  kind: 'run';
+  run(ctx: RunContext): Promise<Summary>;
+  remove(): Promise<void>;
+}
+
+export interface RunContext {
+  /** Starts the bench server with `env` added (or returns `--url`'s server, env ignored). */
+  startServer(env?: Record<string, string>): Promise<StartedServer>;
+  /** `--connections`, or the scenario's default. */
+  connections: number;
+  durationS: number;
+  signal: AbortSignal;
+  log(message: string): void;
+}
+
+export interface StartedServer {
+  /** The /graphql endpoint. */
+  url: string;
+  /** The server's process id; undefined for a server the bench did not start. */
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Lines printed under a measurement, and fields added to its JSON result. */
+export interface Summary {
+  lines: string[];
+  fields: Record<string, unknown>;
+}
+
+/** A 2xx answer of the load, as an `Observer` sees it. */
+export interface Answer {
+  request: BenchRequest;
+  body: string;
+  headers: IncomingHttpHeaders;
+  latencyMs: number;
+}
+
+export interface Observer {
+  /** `connection` is the same object for every answer on one autocannon connection. */
+  see(answer: Answer, connection: object): void;
+  summary(): Summary;
+}
+
+/** One observer that shows every answer to each of `observers`. */
+export function allOf(...observers: Observer[]): Observer {
+  return {
+    see: (answer, connection) => observers.forEach((o) => o.see(answer, connection)),
+    summary: () => {
+      const summaries = observers.map((o) => o.summary());
+      return { lines: summaries.flatMap((s) => s.lines), fields: Object.assign({}, ...summaries.map((s) => s.fields)) };
+    },
+  };
+}
+
+export interface SideLoad {
+  /** The measured run starts: forget what was counted during the warm-up. */
+  measuring(): void;
+  stop(): Promise<Summary>;
+}
+
+/** A server configuration to measure, e.g. with the response cache off. */
+export interface ServerVariant {
+  label: string;
+  /** Added to the server's environment. */
+  env: Record<string, string>;
 }
 
 /** A benchmark: one file under bench/scenarios/, listed in bench/scenarios/index.ts. */
 export interface Scenario {
   name: string;
+  /** Default for `--connections`. */
+  connections?: number;
+  /** Servers to measure, the first compared with the second; default batched vs naive loaders. */
+  variants?: readonly ServerVariant[];
   /** Writes this scenario's share of the data set, then says how to load the server with it. */
   prepare(ctx: ScenarioContext): Promise<PreparedScenario>;
 }

@@ -12,21 +12,24 @@ const MAX_FORWARDED_LINES = 20;
 export interface ServerOptions {
   databaseUrl: string;
   jwtSecret: string;
-  /** False starts the server with LOADER_BATCHING=false: one statement per parent. */
-  batching: boolean;
+  /** Added to the environment last, e.g. LOADER_BATCHING=false or RESPONSE_CACHE=false. */
+  env: Record<string, string>;
   signal: AbortSignal;
 }
 
 export interface RunningServer {
   /** The /graphql endpoint. */
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** Starts the server the way `npm start` does and resolves once /readyz answers 200. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', '--import', 'tsx', 'src/main.ts'], {
+  // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": flags NODE_OPTIONS may not carry.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...flags, '--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
     // Its own process group: Ctrl-C reaches only the bench, which then stops the server in order.
     detached: true,
@@ -40,7 +43,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       PORT: String(port),
       SEED_DEMO_DATA: 'false',
       LOG_LEVEL: 'warn',
-      LOADER_BATCHING: String(options.batching),
+      ...options.env,
     },
   });
   const exited = new Promise<string>((resolve) =>
@@ -68,7 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await stop();
     throw error;
   }
-  return { url: `${base}/graphql`, stop };
+  return { url: `${base}/graphql`, pid: child.pid!, stop };
 }
 
 async function waitUntilReady(readyUrl: string, exited: Promise<string>, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,9 @@
 import type { Scenario } from '../scenario.js';
+import { availability } from './availability.js';
+import { availabilityStorm } from './availability-storm.js';
 import { dashboard } from './dashboard.js';
+import { fanout } from './fanout.js';
 import { nightTables } from './night-tables.js';
 
 /** Every scenario, in the order `all` runs them. A new one is a file here plus a line below. */
-export const scenarios: readonly Scenario[] = [dashboard, nightTables];
+export const scenarios: readonly Scenario[] = [dashboard, nightTables, availability, availabilityStorm, fanout];

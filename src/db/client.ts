@@ -30,15 +30,30 @@ export function openDatabase(config: Config['database']): Promise<DatabaseHandle
   return config.kind === 'postgres' ? openPostgres(config) : openPglite(config.dataDir);
 }
 
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+
 function postgresOptions(config: Extract<Config['database'], { kind: 'postgres' }>, max: number) {
   return {
     max,
     connect_timeout: config.connectTimeoutS,
     idle_timeout: 30,
     onnotice: () => {},
-    // Every statement is bounded; a stuck query cannot hold a pooled connection forever.
-    connection: { statement_timeout: config.statementTimeoutMs, application_name: 'nightgraph' },
-  } satisfies postgres.Options<Record<string, postgres.PostgresType>>;
+    // postgres.js 3.4.9 skips reserving a transaction's connection when its BEGIN is the
+    // query that fills the connection's pipeline (porsager/postgres#823, #1189; fixes in
+    // open PRs #1207, #1218): BEGIN reaches PostgreSQL, the call fails with
+    // UNSAFE_TRANSACTION and the connection returns to the pool inside a transaction.
+    // Measured here under the availability-storm bench. A pipeline that never fills
+    // keeps BEGIN off that path.
+    max_pipeline: Number.MAX_SAFE_INTEGER,
+    connection: {
+      // Every statement is bounded; a stuck query cannot hold a pooled connection forever.
+      statement_timeout: config.statementTimeoutMs,
+      // The server ends any transaction left open on a connection, whatever left it so.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      application_name: 'nightgraph',
+    },
+    // `max_pipeline` is a postgres.js option its type declarations leave out.
+  } as postgres.Options<Record<string, postgres.PostgresType>>;
 }
 
 async function openPostgres(config: Extract<Config['database'], { kind: 'postgres' }>): Promise<DatabaseHandle> {

@@ -38,13 +38,6 @@ interface Group {
 
 const MARKER = '"@@nightgraph-shared-payload@@"';
 
-/** A text message in three parts; `body` is shared by every subscriber of a group. */
-export interface Fragments {
-  head: string;
-  body: Buffer;
-  tail: string;
-}
-
 /**
  * Executes shared subscriptions once per event per (field, topic, document, variables)
  * and serializes each result once: every subscriber of a group receives the same result
@@ -59,12 +52,19 @@ export function createSharedSubscriptions(
   formatResult: (result: ExecutionResult) => ExecutionResult,
 ) {
   const groups = new Map<string, Group>();
-  const serialized = new WeakMap<object, Buffer>();
-  let pending: Buffer | undefined;
+  const printed = new WeakMap<object, string>();
+  /** Documents are parsed once per query text upstream, so printing once per document object suffices. */
+  const textOf = (document: ExecutionArgs['document']) => {
+    let text = printed.get(document);
+    if (text === undefined) printed.set(document, (text = print(document)));
+    return text;
+  };
+  const serialized = new WeakMap<object, string>();
+  let pending: string | undefined;
 
   function share(result: ExecutionResult): ExecutionResult {
     const formatted = formatResult(result);
-    serialized.set(formatted, Buffer.from(JSON.stringify(formatted)));
+    serialized.set(formatted, JSON.stringify(formatted));
     return formatted;
   }
 
@@ -126,7 +126,7 @@ export function createSharedSubscriptions(
         // One refused or failed operation; the connection and its other operations go on.
         return { errors: [asGraphQLError(error)] };
       }
-      const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${print(args.document)}`;
+      const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${textOf(args.document)}`;
       return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic);
     },
     /** graphql-ws's `onNext`: keeps a shared result's identity so `replacer` can spot it. */
@@ -145,20 +145,18 @@ export function createSharedSubscriptions(
       return value;
     },
     /**
-     * Splits a message around the marker into its own head and tail and the shared
-     * payload bytes, which the adapter sends as fragments of one WebSocket message: every
-     * subscriber gets the same buffer, encoded once. graphql-ws stringifies a message and
-     * hands it to the socket's `send` in one synchronous step, and the adapter calls this
-     * first thing in `send`, so `pending` is this message's payload. The payload is the
+     * Swaps the marker for the shared JSON. graphql-ws stringifies a message and hands it
+     * to the socket's `send` in one synchronous step, and the adapter calls this first
+     * thing in `send`, so `pending` is this message's payload. The payload is the
      * message's last key, so the last occurrence of the marker is the one to replace
      * (a client could choose the marker as its operation id).
      */
-    substitute(data: string): string | Fragments {
+    substitute(data: string): string {
       if (pending === undefined) return data;
       const index = data.lastIndexOf(MARKER);
-      const body = pending;
+      const json = pending;
       pending = undefined;
-      return index === -1 ? data : { head: data.slice(0, index), body, tail: data.slice(index + MARKER.length) };
+      return index === -1 ? data : data.slice(0, index) + json + data.slice(index + MARKER.length);
     },
   };
 }

@@ -1,5 +1,13 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLSchema,
+} from 'graphql';
 import type { Config } from '../config.js';
 import { badInput, formatResult, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
 import type { Context } from '../graphql/context.js';
@@ -11,6 +19,8 @@ import { createSharedSubscriptions } from './shared-subscriptions.js';
 import { attachWebSocket, type Extra } from './ws.js';
 
 type SocketExtra = Extra & { viewer?: Viewer };
+
+const DOCUMENTS_KEPT = 1_000;
 
 export interface SubscriptionDeps {
   schema: GraphQLSchema;
@@ -32,6 +42,26 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
   const { schema, config, tokens, availabilityFeed, contextFor, logger } = deps;
   const production = config.env === 'production';
   const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  /**
+   * A subscription's document, parsed and validated once per distinct query text: ten
+   * thousand dashboards sending the same subscription share one document in memory.
+   */
+  const documentFor = (query: string): DocumentNode | readonly GraphQLError[] => {
+    let known = documents.get(query);
+    if (known === undefined) {
+      try {
+        const document = parse(query);
+        const errors = validate(schema, document, rules);
+        known = errors.length > 0 ? errors.map((e) => badInput(production ? withoutSuggestions(e.message) : e.message)) : document;
+      } catch (error) {
+        known = [badInput(error instanceof Error ? error.message : 'The query does not parse')];
+      }
+      if (documents.size >= DOCUMENTS_KEPT) documents.delete(documents.keys().next().value!);
+      documents.set(query, known);
+    }
+    return known;
+  };
   const format = (result: Parameters<typeof formatResult>[0]) => {
     for (const error of unexpectedErrors(result.errors)) {
       logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in a WebSocket operation');
@@ -77,17 +107,11 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
           return [unauthenticated('Sign in again: the token has expired')];
         }
         if (containsNul(payload)) return [badInput(NUL_MESSAGE)];
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [badInput(error instanceof Error ? error.message : 'The query does not parse')];
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors.map((e) => badInput(production ? withoutSuggestions(e.message) : e.message));
+        const document = documentFor(payload.query);
+        if (Array.isArray(document)) return document;
         return {
           schema,
-          document,
+          document: document as DocumentNode,
           variableValues: payload.variables ?? {},
           operationName: payload.operationName ?? null,
           contextValue: contextFor(viewer),

@@ -3,13 +3,12 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../platform/logger.js';
-import type { Fragments } from './shared-subscriptions.js';
 
 export interface WebSocketOptions<E> {
   /** graphql-ws server options (schema, context, hooks). */
   graphql: ServerOptions<Record<string, unknown> | undefined, E>;
-  /** Rewrites each outgoing message just before it is sent, maybe into fragments (see shared subscriptions). */
-  rewrite?: (data: string) => string | Fragments;
+  /** Rewrites each outgoing message just before it is sent (see shared subscriptions). */
+  rewrite?: (data: string) => string;
   /** Whether a browser page from this Origin may connect (no Origin: not a browser, allowed). */
   originAllowed: (origin: string, request: IncomingMessage) => boolean;
   logger: Logger;
@@ -69,12 +68,7 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
           const message = rewrite(data);
           return new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
-            const done = (error?: Error) => (error ? reject(error) : resolve());
-            if (typeof message === 'string') return socket.send(message, done);
-            // One text message in three frames; the middle one is the shared buffer, not a copy.
-            socket.send(message.head, { fin: false });
-            socket.send(message.body, { binary: false, fin: false });
-            socket.send(message.tail, { fin: true }, done);
+            socket.send(message, (error) => (error ? reject(error) : resolve()));
           });
         },
         close: (code, reason) => socket.close(code, reason),

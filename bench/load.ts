@@ -129,8 +129,13 @@ export async function probe(
     if (answer.errors?.length) throw problem(`${answer.errors.length} GraphQL errors`);
     const wrong = check(answer.data);
     if (wrong) throw problem(wrong);
-    const timing = /desc="(\d+) statements"/.exec(response.headers.get('server-timing') ?? '');
-    statements += timing ? Number(timing[1]) : Number.NaN;
+    statements += statementCount(response.headers.get('server-timing'));
   }
   return statements / count;
+}
+
+/** SQL statements of one request, from its `Server-Timing` header; NaN without a count. */
+export function statementCount(serverTiming: string | string[] | null | undefined): number {
+  const timing = /desc="(\d+) statements"/.exec(String(serverTiming ?? ''));
+  return timing ? Number(timing[1]) : Number.NaN;
 }

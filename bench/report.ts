@@ -9,6 +9,8 @@ const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 export interface Measurement extends LoadResult {
   label: string;
   sqlPerRequest: number;
+  /** Measured without the run's rate (see `ServerVariant.closedLoop`). */
+  closedLoop?: boolean;
   /** From the scenario's observer and side load, if any. */
   summaries: Summary[];
 }
@@ -98,6 +100,7 @@ export async function writeJson(scenario: string, result: Record<string, unknown
 
 function fields(m: Measurement) {
   return {
+    ...(m.closedLoop ? { rate: null } : {}),
     requests: m.requests,
     rps: round(m.rps, 1),
     p50Ms: round(m.p50Ms, 2),

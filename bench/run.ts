@@ -36,7 +36,9 @@ const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')
   --warmup S        seconds of load before measuring, discarded (default 3)
   --rate R          cap at R requests per second over all connections (autocannon
                     overallRate: each connection's budget refills every second, so requests
-                    come in bursts, not evenly spaced); without it the load is closed-loop
+                    come in bursts, not evenly spaced); without it the load is closed-loop,
+                    or the scenario's own: ${scenarios.filter((s) => s.rate).map((s) => `${s.name} ${s.rate}`).join(', ')}
+                    (then measured closed-loop as well)
   --scale K         data set size multiplier (default 1)
   --url URL         load a running server's /graphql instead of starting one; DATABASE_URL
                     must be that server's database and JWT_SECRET its secret
@@ -64,6 +66,7 @@ interface Options extends Omit<LoadShape, 'connections'> {
 /** A server to measure: started for the run, or one that is already running. */
 interface Variant {
   label: string;
+  closedLoop?: boolean;
   start(signal: AbortSignal): Promise<StartedServer>;
 }
 
@@ -108,7 +111,7 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
     const shape: LoadShape = {
       connections: options.connections ?? scenario.connections ?? DEFAULT_CONNECTIONS,
       durationS: options.durationS,
-      rate: options.rate,
+      rate: options.rate ?? scenario.rate,
       scale: options.scale,
     };
     if (ready.kind === 'run') {
@@ -116,14 +119,19 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
       continue;
     }
     const measured: Measurement[] = [];
-    for (const variant of target.variants(scenario)) {
-      const measurement = await measure(scenario.name, variant, ready, { ...options, ...shape }, signal);
+    const variants = target.variants(scenario);
+    for (const variant of variants) {
+      const load = variant.closedLoop ? { ...shape, rate: undefined } : shape;
+      const measurement = await measure(scenario.name, variant, ready, { ...options, ...load }, signal);
       measured.push(measurement);
-      console.log(formatLine(scenario.name, nameWidth, measurement, shape));
+      console.log(formatLine(scenario.name, nameWidth, measurement, load));
       for (const line of formatSummaries(scenario.name, nameWidth, measurement)) console.log(line);
     }
     const [first, second] = measured;
-    if (second) console.log(formatRatio(scenario.name, nameWidth, first!, second, options.rate !== undefined));
+    // A rate-limited run is slower than a closed-loop one by design: no ratio between them.
+    if (second && !variants.some((v) => v.closedLoop)) {
+      console.log(formatRatio(scenario.name, nameWidth, first!, second, shape.rate !== undefined));
+    }
     log(`wrote ${await writeResult(scenario.name, shape, first!, second)}`);
   }
 }
@@ -160,7 +168,7 @@ async function measure(
     // An interrupted run stops early; its numbers mean nothing.
     signal.throwIfAborted();
     const summaries = [observer?.summary(), side].filter((s) => s !== undefined);
-    return { label: variant.label, ...result, sqlPerRequest, summaries };
+    return { label: variant.label, closedLoop: variant.closedLoop, ...result, sqlPerRequest, summaries };
   } finally {
     await server.stop();
   }
@@ -205,7 +213,11 @@ async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
     databaseUrl: database.url,
     jwtSecret,
     variants: (scenario) =>
-      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env }) => ({ label, start: (signal) => start(env, signal) })),
+      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop }) => ({
+        label,
+        closedLoop,
+        start: (signal) => start(env, signal),
+      })),
     start,
   };
 }
@@ -225,8 +237,12 @@ function externalTarget(options: Options): Target {
   return {
     databaseUrl,
     jwtSecret,
-    // A scenario of one variant (e.g. availability-storm) measures only the first server.
-    variants: (scenario) => variants.slice(0, scenario.variants?.length ?? variants.length),
+    // A scenario of one variant (e.g. availability-storm) measures only the first server;
+    // variants that differ only in the load (closed-loop after rate-limited) all use --url.
+    variants: (scenario) =>
+      scenario.variants?.some((v) => v.closedLoop)
+        ? scenario.variants.map(({ label, closedLoop }) => ({ label, closedLoop, start: running(options.url!) }))
+        : variants.slice(0, scenario.variants?.length ?? variants.length),
     start: async (env) => {
       if (Object.keys(env).length > 0) log(`--url: the running server is used as it is, not with ${JSON.stringify(env)}`);
       return running(options.url!)();

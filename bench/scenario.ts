@@ -106,6 +106,8 @@ export interface ServerVariant {
   label: string;
   /** Added to the server's environment. */
   env: Record<string, string>;
+  /** Measured without a rate, whatever `--rate` says: the closed-loop maximum next to a rate-limited run. */
+  closedLoop?: boolean;
 }
 
 /** A benchmark: one file under bench/scenarios/, listed in bench/scenarios/index.ts. */
@@ -113,6 +115,8 @@ export interface Scenario {
   name: string;
   /** Default for `--connections`. */
   connections?: number;
+  /** Default for `--rate`. */
+  rate?: number;
   /** Servers to measure, the first compared with the second; default batched vs naive loaders. */
   variants?: readonly ServerVariant[];
   /** Writes this scenario's share of the data set, then says how to load the server with it. */

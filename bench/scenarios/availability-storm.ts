@@ -133,7 +133,7 @@ function startWriter(url: string, tokens: string[], free: FreeTable[], signal: A
 }
 
 /** One mutation: its `data`, or the code of its first error (HTTP status, TRANSPORT, TIMEOUT). */
-async function post(url: string, token: string, body: string): Promise<{ data?: unknown; code?: string }> {
+export async function post(url: string, token: string, body: string): Promise<{ data?: unknown; code?: string }> {
   try {
     const response = await fetch(url, {
       method: 'POST',

@@ -22,6 +22,7 @@ const envSchema = z.object({
   HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(600),
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
   RESPONSE_CACHE: flag.default(true),
+  VOTE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   ALLOWED_ORIGINS: z
     .string()
     .default('')
@@ -53,6 +54,8 @@ export interface Config {
     /** How often every instance looks for expired holds to release. */
     sweepIntervalSeconds: number;
   };
+  /** At most one vote-results push per session per this many milliseconds. */
+  votePushIntervalMs: number;
   /** Serve repeated availability reads from bytes cached per snapshot version. */
   responseCache: boolean;
   /** Browser origins, besides the server's own, allowed to open a WebSocket. */
@@ -100,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     seedDemoData: e.SEED_DEMO_DATA,
     bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
     responseCache: e.RESPONSE_CACHE,
+    votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
     allowedOrigins: e.ALLOWED_ORIGINS,
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,

@@ -8,9 +8,10 @@ import { createSessionLoaders } from './sessions/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
 import { createUserLoaders } from './users/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
+import type { VoteResultsStore } from './voting/results-store.js';
 
 /** Every DataLoader of one request. Built per request: loaders memoize within it only. */
-export function createLoaders(db: Database, options: BatchOptions, availability: Availability) {
+export function createLoaders(db: Database, options: BatchOptions, availability: Availability, voteResults: VoteResultsStore) {
   const clubLoaders = createClubLoaders(db, options, availability);
   return {
     ...clubLoaders,
@@ -18,7 +19,7 @@ export function createLoaders(db: Database, options: BatchOptions, availability:
     ...createCheckinLoaders(db, options),
     ...createSessionLoaders(db, options),
     ...createStreamerLoaders(db, options),
-    ...createVotingLoaders(db, options),
+    ...createVotingLoaders(db, options, voteResults),
     ...createUserLoaders(db, options),
   };
 }

@@ -1,9 +1,11 @@
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
 import type { Viewer } from '../platform/auth.js';
-import type { AvailabilityFeed } from './clubs/availability-feed.js';
+import type { SnapshotFeed } from '../platform/snapshot-feed.js';
+import type { AvailabilitySnapshot } from './clubs/availability.js';
 import type { Availability } from './clubs/availability.js';
 import type { Loaders } from './loaders.js';
+import type { VoteResultsStore } from './voting/results-store.js';
 
 /**
  * What a service call runs with: the database, who is asking, and this request's loaders.
@@ -17,6 +19,8 @@ export interface Scope {
   currentUser(): Promise<User>;
   availability: Availability;
   /** This instance's live view of availability, for subscriptions. */
-  availabilityFeed: AvailabilityFeed;
+  availabilityFeed: SnapshotFeed<AvailabilitySnapshot>;
+  /** Vote results cached per session; writers tell it after each commit. */
+  voteResults: VoteResultsStore;
   settings: { holdTtlSeconds: number };
 }

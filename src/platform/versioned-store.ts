@@ -15,11 +15,24 @@ export interface VersionedStore {
   /** Only the version stored under `key` (cheaper than the value); null when absent. */
   version(key: string): Promise<number | null>;
   put(key: string, entry: Versioned, ttlSeconds: number): Promise<void>;
+  /** Adds one to a counter and returns it (a version for writers to claim). Throws when the store fails. */
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  /** Counters' values, 0 where absent; nulls when the store fails. */
+  counters(keys: readonly string[]): Promise<(number | null)[]>;
 }
 
 export function createMemoryVersionedStore(maxEntries = 50_000): VersionedStore {
   const entries = new Map<string, Versioned & { expiresAt: number }>();
+  const counts = new Map<string, number>();
   return {
+    async increment(key) {
+      const next = (counts.get(key) ?? 0) + 1;
+      counts.set(key, next);
+      return next;
+    },
+    async counters(keys) {
+      return keys.map((key) => counts.get(key) ?? 0);
+    },
     async getMany(keys) {
       const now = Date.now();
       return keys.map((key) => {
@@ -61,7 +74,22 @@ export function createRedisVersionedStore(redis: Redis, prefix: string, onError:
   const withPut = redis as Redis & {
     nightgraphPutIfNewer(key: string, version: number, value: string, ttl: number): Promise<number>;
   };
+  redis.defineCommand('nightgraphIncrement', {
+    numberOfKeys: 1,
+    lua: "local v = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return v",
+  });
+  const withIncrement = redis as Redis & { nightgraphIncrement(key: string, ttl: number): Promise<number> };
   return {
+    increment: (key, ttlSeconds) => withIncrement.nightgraphIncrement(prefix + key, Math.ceil(ttlSeconds)),
+    async counters(keys) {
+      if (keys.length === 0) return [];
+      try {
+        return (await redis.mget(...keys.map((k) => prefix + k))).map((value) => Number(value ?? 0));
+      } catch (error) {
+        onError(error);
+        return keys.map(() => null);
+      }
+    },
     async getMany(keys) {
       if (keys.length === 0) return [];
       try {

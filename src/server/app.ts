@@ -14,7 +14,8 @@ import { createMemoryCache, createRedisCache, type Cache } from '../platform/cac
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
 import { connectRedis } from '../platform/redis.js';
-import { AvailabilityFeed } from '../modules/clubs/availability-feed.js';
+import { SnapshotFeed } from '../platform/snapshot-feed.js';
+import { createVoteResultsStore } from '../modules/voting/results-store.js';
 import { createAvailability, type Availability } from '../modules/clubs/availability.js';
 import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
@@ -78,7 +79,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const availability = createAvailability(handle.db, store, pubsub, (error) =>
         logger.warn({ err: error }, 'could not announce an availability change'),
       );
-      const availabilityFeed = new AvailabilityFeed(availability, (error) =>
+      const availabilityFeed = new SnapshotFeed(availability, (error) =>
         logger.warn({ err: error }, 'could not refresh a live availability snapshot'),
       );
       const holdExpiry = startHoldExpiry(handle.db, availability, config.bookings.sweepIntervalSeconds, (error) =>
@@ -86,7 +87,18 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       );
       cleanups.push(() => holdExpiry.stop());
       // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
-      const reconcile = setInterval(() => availabilityFeed.reconcile(), LIVE_RECONCILE_MS);
+      const voteResults = createVoteResultsStore(handle.db, store, pubsub, (error) =>
+        logger.warn({ err: error }, 'could not refresh vote results'),
+      );
+      const voteResultsFeed = new SnapshotFeed(
+        voteResults,
+        (error) => logger.warn({ err: error }, 'could not refresh live vote results'),
+        config.votePushIntervalMs,
+      );
+      const reconcile = setInterval(() => {
+        availabilityFeed.reconcile();
+        voteResultsFeed.reconcile();
+      }, LIVE_RECONCILE_MS);
       reconcile.unref();
       cleanups.push(() => clearInterval(reconcile));
 
@@ -107,11 +119,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           viewer,
           // Built on first use: a WebSocket subscriber served from a shared group never needs them.
           get loaders() {
-            return (loaders ??= createLoaders(handle.db, loaderOptions, availability));
+            return (loaders ??= createLoaders(handle.db, loaderOptions, availability, voteResults));
           },
           currentUser: currentUserOnce(handle.db, viewer),
           availability,
           availabilityFeed,
+          voteResults,
           settings,
           sqlStats,
           availabilityVersions: new Map(),
@@ -165,6 +178,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         config,
         tokens,
         availabilityFeed,
+        voteResultsFeed,
         logger,
         contextFor: (viewer) => contextFor(viewer),
       });

@@ -11,7 +11,9 @@ import {
 import type { Config } from '../config.js';
 import { badInput, formatResult, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
 import type { Context } from '../graphql/context.js';
-import type { AvailabilityFeed } from '../modules/clubs/availability-feed.js';
+import type { SnapshotFeed } from '../platform/snapshot-feed.js';
+import type { AvailabilitySnapshot } from '../modules/clubs/availability.js';
+import type { VoteResultsSnapshot } from '../modules/voting/results-store.js';
 import type { TokenService, Viewer } from '../platform/auth.js';
 import type { Logger } from '../platform/logger.js';
 import { containsNul, NUL_MESSAGE } from './graphql-http.js';
@@ -26,7 +28,8 @@ export interface SubscriptionDeps {
   schema: GraphQLSchema;
   config: Config;
   tokens: TokenService;
-  availabilityFeed: AvailabilityFeed;
+  availabilityFeed: SnapshotFeed<AvailabilitySnapshot>;
+  voteResultsFeed: SnapshotFeed<VoteResultsSnapshot>;
   contextFor(viewer: Viewer): Context;
   logger: Logger;
 }
@@ -39,7 +42,7 @@ export interface SubscriptionDeps {
  * for all their subscribers.
  */
 export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
-  const { schema, config, tokens, availabilityFeed, contextFor, logger } = deps;
+  const { schema, config, tokens, availabilityFeed, voteResultsFeed, contextFor, logger } = deps;
   const production = config.env === 'production';
   const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
@@ -78,6 +81,14 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         },
         listen: (nightId, push) => availabilityFeed.listen(nightId, push),
         refresh: (nightId) => availabilityFeed.reconcile(nightId),
+      },
+      voteResultsChanged: {
+        topic: (args) => String(args.sessionId),
+        admit: async (sessionId) => {
+          if (!(await contextFor({ kind: 'anonymous' }).loaders.voteSessionById.load(sessionId))) throw notFound('Vote session', sessionId);
+        },
+        listen: (sessionId, push) => voteResultsFeed.listen(sessionId, push),
+        refresh: (sessionId) => voteResultsFeed.reconcile(sessionId),
       },
     },
     () => contextFor({ kind: 'anonymous' }),

@@ -4,6 +4,7 @@ import type { Database } from '../../db/client.js';
 import { preparedPerDatabase } from '../../db/prepared.js';
 import { songs, voteSessionSongs, voteSessions, votes } from '../../db/schema.js';
 import { listLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import type { VoteResultsSnapshot, VoteResultsStore } from './results-store.js';
 
 const queries = preparedPerDatabase((db) => {
   const ids = sql.placeholder('ids');
@@ -37,7 +38,12 @@ const queries = preparedPerDatabase((db) => {
   };
 });
 
-export function createVotingLoaders(db: Database, options: BatchOptions) {
+/** Vote counts for every song of the sessions, one GROUP BY (see `voteCounts`). */
+export function selectVoteCounts(db: Database, sessionIds: readonly string[]) {
+  return queries(db).voteCounts.execute({ ids: sessionIds });
+}
+
+export function createVotingLoaders(db: Database, options: BatchOptions, voteResults: VoteResultsStore) {
   const q = queries(db);
   const songById = rowLoader((ids) => q.songsById.execute({ ids }), (s) => s.id, options);
   const voteSessionById = rowLoader((ids) => q.voteSessionsById.execute({ ids }), (s) => s.id, options);
@@ -53,15 +59,12 @@ export function createVotingLoaders(db: Database, options: BatchOptions) {
     options,
   );
 
-  const voteCountsBySession = listLoader(
-    async (ids) => {
-      const rows = await q.voteCounts.execute({ ids });
-      for (const row of rows) songById.prime(row.song.id, row.song);
-      return rows;
-    },
-    (row) => row.sessionId,
+  /** Results from the shared cache; the sessions missing there cost one GROUP BY together. */
+  const voteResultsBySession = rowLoader(
+    async (ids) => (await voteResults.load(ids)).filter((s): s is VoteResultsSnapshot => s !== null),
+    (snapshot) => snapshot.sessionId,
     options,
   );
 
-  return { songById, voteSessionById, activeVoteSessionByClub, songsBySession, voteCountsBySession };
+  return { songById, voteSessionById, activeVoteSessionByClub, songsBySession, voteResultsBySession };
 }

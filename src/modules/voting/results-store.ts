@@ -1,0 +1,88 @@
+import type { Database } from '../../db/client.js';
+import { groupBy } from '../../graphql/batch.js';
+import type { PubSub } from '../../platform/pubsub.js';
+import type { SnapshotSource } from '../../platform/snapshot-feed.js';
+import type { VersionedStore } from '../../platform/versioned-store.js';
+import { selectVoteCounts } from './loaders.js';
+import { voteResults, type VoteResultsModel } from './results.js';
+
+/** A session's results as of `version`, which grows with every change of them. */
+export type VoteResultsSnapshot = VoteResultsModel & { sessionId: string; version: number };
+
+const TTL_SECONDS = 60;
+const COUNTER_TTL_SECONDS = 24 * 3600;
+const resultsKey = (id: string) => `vote-results:${id}`;
+const counterKey = (id: string) => `vote-results-version:${id}`;
+const topic = (id: string) => `vote-results:${id}`;
+
+export interface VoteResultsStore extends SnapshotSource<VoteResultsSnapshot> {
+  /**
+   * After a transaction that changed the session's votes committed: claims the next
+   * version, stores results computed after the commit under it, and announces it. Never
+   * throws: the vote is committed.
+   */
+  committed(sessionId: string): Promise<void>;
+}
+
+/**
+ * Vote results cached per session in the shared store and kept fresh without locks on
+ * the database: each commit claims a version from a counter after it commits and stores
+ * what it then reads under that version. A reader computing from an older state read an
+ * older counter, so it can never overwrite newer results (the store keeps the higher
+ * version), and a cached entry is used only while its version is the counter's.
+ */
+export function createVoteResultsStore(
+  db: Database,
+  store: VersionedStore,
+  pubsub: PubSub,
+  onError: (error: unknown) => void,
+): VoteResultsStore {
+  async function computeAndStore(sessionIds: readonly string[], versions: readonly number[]): Promise<VoteResultsSnapshot[]> {
+    const bySession = groupBy(await selectVoteCounts(db, sessionIds), (row) => row.sessionId);
+    const snapshots: VoteResultsSnapshot[] = sessionIds.map((sessionId, i) => ({
+      sessionId,
+      version: versions[i]!,
+      ...voteResults(bySession.get(sessionId) ?? []),
+    }));
+    await Promise.all(snapshots.map((s) => store.put(resultsKey(s.sessionId), { version: s.version, value: JSON.stringify(s) }, TTL_SECONDS)));
+    return snapshots;
+  }
+
+  async function recompute(sessionIds: readonly string[]): Promise<VoteResultsSnapshot[]> {
+    const counters = await store.counters(sessionIds.map(counterKey));
+    return computeAndStore(sessionIds, counters.map((c) => c ?? 0));
+  }
+
+  return {
+    async load(sessionIds) {
+      const [entries, counters] = await Promise.all([store.getMany(sessionIds.map(resultsKey)), store.counters(sessionIds.map(counterKey))]);
+      const result = entries.map((entry, i) =>
+        entry && counters[i] !== null && entry.version >= counters[i]! ? (JSON.parse(entry.value) as VoteResultsSnapshot) : null,
+      );
+      const missing = sessionIds.filter((_, i) => result[i] === null);
+      if (missing.length > 0) {
+        const fresh = new Map(
+          (await computeAndStore(missing, missing.map((id) => counters[sessionIds.indexOf(id)] ?? 0))).map((s) => [s.sessionId, s]),
+        );
+        sessionIds.forEach((id, i) => {
+          result[i] ??= fresh.get(id) ?? null;
+        });
+      }
+      return result;
+    },
+    recompute,
+    async committed(sessionId) {
+      try {
+        const version = await store.increment(counterKey(sessionId), COUNTER_TTL_SECONDS);
+        const [snapshot] = await computeAndStore([sessionId], [version]);
+        if (snapshot) await pubsub.publish(topic(sessionId), String(snapshot.version));
+      } catch (error) {
+        // Readers recompute once the cached results expire; the vote stands.
+        onError(error);
+      }
+    },
+    watch(sessionId, onVersion) {
+      return pubsub.subscribe(topic(sessionId), (message) => onVersion(Number(message)));
+    },
+  };
+}

@@ -61,6 +61,34 @@ describe.skipIf(!realServers || !realRedis)('several instances (needs real Postg
     }
   });
 
+  it('pushes vote results cast through either instance to subscribers on both, ending at the final count', async () => {
+    const club = await fx.club();
+    const songs = await fx.songs(club.id, ['One', 'Two']);
+    const session = await fx.voteSession(club.id, songs.map((s) => s.id));
+    const query = `subscription($id: ID!) { voteResultsChanged(sessionId: $id) { version totalVotes } }`;
+    const onA = await subscribe(a.url, query, { id: session.id });
+    const onB = await subscribe(b.url, query, { id: session.id });
+    try {
+      await Promise.all([onA, onB].map((s) => s.until((r) => r.length >= 1)));
+      for (let i = 0; i < 6; i += 1) {
+        const token = await app.token({ subject: `voter-${randomBytes(4).toString('hex')}` });
+        const through = i % 2 === 0 ? a : b;
+        const cast = await graphql(through.url, `mutation($input: CastVoteInput!) { castVote(input: $input) { id } }`, {
+          token,
+          variables: { input: { sessionId: session.id, songId: songs[i % 2]!.id } },
+        });
+        expect(cast.errors).toBeUndefined();
+      }
+      for (const live of [onA, onB]) {
+        await live.until((r) => r.at(-1)?.data?.voteResultsChanged.totalVotes === 6);
+        const versions = live.results.map((r) => r.data!.voteResultsChanged.version as number);
+        expect(versions.every((v, i) => i === 0 || v > versions[i - 1]!)).toBe(true);
+      }
+    } finally {
+      await Promise.all([onA.close(), onB.close()]);
+    }
+  });
+
   it('replays a hold sent to one instance and retried on the other', async () => {
     const club = await fx.club();
     const [table] = await fx.tables(club.id, 1);

@@ -23,6 +23,7 @@ const envSchema = z.object({
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
   RESPONSE_CACHE: flag.default(true),
   VOTE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
+  VOTE_RESULTS_CACHE: flag.default(true),
   ALLOWED_ORIGINS: z
     .string()
     .default('')
@@ -56,6 +57,8 @@ export interface Config {
   };
   /** At most one vote-results push per session per this many milliseconds. */
   votePushIntervalMs: number;
+  /** Serve vote results from the shared cache (off: every read runs the GROUP BY; for benchmarks). */
+  voteResultsCache: boolean;
   /** Serve repeated availability reads from bytes cached per snapshot version. */
   responseCache: boolean;
   /** Browser origins, besides the server's own, allowed to open a WebSocket. */
@@ -104,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
     responseCache: e.RESPONSE_CACHE,
     votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
+    voteResultsCache: e.VOTE_RESULTS_CACHE,
     allowedOrigins: e.ALLOWED_ORIGINS,
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,

@@ -87,8 +87,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       );
       cleanups.push(() => holdExpiry.stop());
       // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
-      const voteResults = createVoteResultsStore(handle.db, store, pubsub, (error) =>
-        logger.warn({ err: error }, 'could not refresh vote results'),
+      const voteResults = createVoteResultsStore(
+        handle.db,
+        store,
+        pubsub,
+        (error) => logger.warn({ err: error }, 'could not refresh vote results'),
+        config.voteResultsCache,
       );
       const voteResultsFeed = new SnapshotFeed(
         voteResults,

@@ -36,6 +36,7 @@ export function createVoteResultsStore(
   store: VersionedStore,
   pubsub: PubSub,
   onError: (error: unknown) => void,
+  cached = true,
 ): VoteResultsStore {
   async function computeAndStore(sessionIds: readonly string[], versions: readonly number[]): Promise<VoteResultsSnapshot[]> {
     const bySession = groupBy(await selectVoteCounts(db, sessionIds), (row) => row.sessionId);
@@ -44,7 +45,7 @@ export function createVoteResultsStore(
       version: versions[i]!,
       ...voteResults(bySession.get(sessionId) ?? []),
     }));
-    await Promise.all(snapshots.map((s) => store.put(resultsKey(s.sessionId), { version: s.version, value: JSON.stringify(s) }, TTL_SECONDS)));
+    if (cached) await Promise.all(snapshots.map((s) => store.put(resultsKey(s.sessionId), { version: s.version, value: JSON.stringify(s) }, TTL_SECONDS)));
     return snapshots;
   }
 
@@ -55,6 +56,7 @@ export function createVoteResultsStore(
 
   return {
     async load(sessionIds) {
+      if (!cached) return computeAndStore(sessionIds, sessionIds.map(() => 0));
       const [entries, counters] = await Promise.all([store.getMany(sessionIds.map(resultsKey)), store.counters(sessionIds.map(counterKey))]);
       const result = entries.map((entry, i) =>
         entry && counters[i] !== null && entry.version >= counters[i]! ? (JSON.parse(entry.value) as VoteResultsSnapshot) : null,

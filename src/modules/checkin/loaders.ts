@@ -27,26 +27,30 @@ const queries = preparedPerDatabase((db) => {
   const filter = sql.placeholder('filter');
 
   /**
-   * A page of each night's guest list by (case-folded name, id), LATERAL per night. The search is a
-   * case-insensitive substring of the name (ILIKE, served by the pg_trgm index) or the
-   * exact phone number.
+   * A page of each night's guest list by (case-folded name, id), LATERAL per night. The
+   * search is a case-insensitive substring of the name (ILIKE, served by the pg_trgm
+   * index) or the exact phone number. Searches filter first and sort what matched: left
+   * to combine them, the planner walks the name index in order and filters, which is
+   * fast when matches are spread over the list and ~100 ms on 100,000 guests when they
+   * sit together at its end (measured: "yus" 103 ms that way, 6 ms filtering first).
    */
   const guestPage = (withSearch: boolean, withCursor: boolean) => {
+    const conditions = and(
+      eq(guestEntries.nightId, nights.id),
+      withSearch
+        ? sql`(${guestEntries.name} ilike ${sql.placeholder('pattern')} or ${guestEntries.phone} = ${sql.placeholder('phone')})`
+        : undefined,
+      withCursor
+        ? sql`(lower(${guestEntries.name}) collate "C", ${guestEntries.id}) > (lower(${sql.placeholder('afterKey')}::text) collate "C", ${sql.placeholder('afterId')}::uuid)`
+        : undefined,
+    );
+    // OFFSET 0 keeps the filtering subquery from being merged into the ordered scan.
+    const source = withSearch ? db.select().from(guestEntries).where(conditions).offset(0).as('matching') : guestEntries;
     const perNight = db
       .select()
-      .from(guestEntries)
-      .where(
-        and(
-          eq(guestEntries.nightId, nights.id),
-          withSearch
-            ? sql`(${guestEntries.name} ilike ${sql.placeholder('pattern')} or ${guestEntries.phone} = ${sql.placeholder('phone')})`
-            : undefined,
-          withCursor
-            ? sql`(lower(${guestEntries.name}) collate "C", ${guestEntries.id}) > (lower(${sql.placeholder('afterKey')}::text) collate "C", ${sql.placeholder('afterId')}::uuid)`
-            : undefined,
-        ),
-      )
-      .orderBy(sql`lower(${guestEntries.name}) collate "C"`, asc(guestEntries.id))
+      .from(source)
+      .where(withSearch ? undefined : conditions)
+      .orderBy(sql`lower(${source.name}) collate "C"`, asc(source.id))
       .limit(sql.placeholder('limit'))
       .as('g');
     return db

@@ -6,6 +6,8 @@ import { dashboard } from './dashboard.js';
 import { fanout } from './fanout.js';
 import { nightTables } from './night-tables.js';
 import { tableOps } from './table-ops.js';
+import { voteBurst } from './vote-burst.js';
+import { voteResults } from './vote-results.js';
 
 /** Every scenario, in the order `all` runs them. A new one is a file here plus a line below. */
-export const scenarios: readonly Scenario[] = [dashboard, nightTables, tableOps, availability, availabilityStorm, checkinBurst, fanout];
+export const scenarios: readonly Scenario[] = [dashboard, nightTables, tableOps, availability, availabilityStorm, checkinBurst, fanout, voteResults, voteBurst];

@@ -82,6 +82,9 @@ export class SnapshotFeed<T extends { version: number }> {
       // A watch that failed is dropped whole, so the next listener starts a new one.
       if (this.topics.get(topic) === joined && (joined.listeners.size === 0 || (await settled(joined.unwatch)) === 'rejected')) {
         this.topics.delete(topic);
+        clearTimeout(joined.held);
+        // A watch that did start must not outlive its feed.
+        void joined.unwatch.then((unwatch) => unwatch()).catch(() => {});
       }
       throw error;
     }

@@ -1,10 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { agents, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type GuestEntry, type Night } from '../../db/schema.js';
+import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type GuestEntry, type Night } from '../../db/schema.js';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { isManagerOf, requirePrincipal, requireStaffOf } from '../../platform/auth.js';
+import type { Executor, Tx } from '../../db/client.js';
 import type { Scope } from '../scope.js';
 import { normalizePhone } from './phone.js';
 
@@ -22,17 +23,12 @@ export interface AddGuestInput {
  */
 export async function addGuest(scope: Scope, input: AddGuestInput): Promise<GuestEntry> {
   const principal = requirePrincipal(scope.viewer);
-  const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw badInput('name must be 1 to 200 characters');
-  const phone = input.phone == null || input.phone.trim() === '' ? null : normalizePhone(input.phone);
-  if (input.phone != null && input.phone.trim() !== '' && phone === null) {
-    throw badInput(`phone must be 6 to 20 digits, optionally with a leading +, got ${JSON.stringify(input.phone)}`);
-  }
   const night = isUuid(input.nightId) ? await scope.loaders.nightById.load(input.nightId) : null;
   if (!night) throw notFound('Night', input.nightId);
   const user = await scope.currentUser();
   let agent: Agent | undefined;
-  if (input.agentCode != null) {
+  // A blank code (an empty form field) means no code.
+  if (input.agentCode != null && input.agentCode.trim() !== '') {
     [agent] = await scope.db
       .select()
       .from(agents)
@@ -42,6 +38,12 @@ export async function addGuest(scope: Scope, input: AddGuestInput): Promise<Gues
   const manager = isManagerOf(principal, night.clubId);
   if (!manager && agent?.userId !== user.id) {
     throw forbidden("Only a manager of the club, or a promoter under their own code, may add guests");
+  }
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 200) throw badInput('name must be 1 to 200 characters');
+  const phone = input.phone == null || input.phone.trim() === '' ? null : normalizePhone(input.phone);
+  if (input.phone != null && input.phone.trim() !== '' && phone === null) {
+    throw badInput(`phone must be 6 to 20 digits, optionally with a leading +, got ${JSON.stringify(input.phone)}`);
   }
   const [entry] = await scope.db
     .insert(guestEntries)
@@ -73,9 +75,12 @@ export async function checkInBooking(scope: Scope, input: { bookingId: string; g
   if (!booking) throw notFound('Booking', input.bookingId);
   const night = (await scope.loaders.nightById.load(booking.nightId))!;
   requireStaffOf(scope.viewer, night.clubId, 'check-ins');
-  if (booking.status !== 'confirmed') throw badInput(`This booking is ${booking.status}; only confirmed bookings check in`);
   const user = await scope.currentUser();
-  return insertCheckIn(scope, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id));
+  return insertCheckIn(scope, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id), async (tx) => {
+    // Under a share lock: a cancel cannot commit between this check and the insert.
+    const [current] = await tx.select({ status: bookings.status }).from(bookings).where(eq(bookings.id, booking.id)).for('share');
+    if (current!.status !== 'confirmed') throw badInput(`This booking is ${current!.status}; only confirmed bookings check in`);
+  });
 }
 
 /**
@@ -83,10 +88,19 @@ export async function checkInBooking(scope: Scope, input: { bookingId: string; g
  * concurrent scans exactly one inserts; the others get CONFLICT saying when and at which
  * gate the guest came in.
  */
-async function insertCheckIn(scope: Scope, values: typeof checkIns.$inferInsert, sameGuest: ReturnType<typeof eq>): Promise<CheckIn> {
+async function insertCheckIn(
+  scope: Scope,
+  values: typeof checkIns.$inferInsert,
+  sameGuest: ReturnType<typeof eq>,
+  precondition?: (tx: Tx) => Promise<void>,
+): Promise<CheckIn> {
   try {
-    const [created] = await scope.db.insert(checkIns).values(values).returning();
-    return created!;
+    const insert = async (db: Executor) => (await db.insert(checkIns).values(values).returning())[0]!;
+    if (!precondition) return await insert(scope.db);
+    return await scope.db.transaction(async (tx) => {
+      await precondition(tx);
+      return insert(tx);
+    });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     const [first] = await scope.db.select().from(checkIns).where(sameGuest);

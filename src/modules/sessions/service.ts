@@ -97,13 +97,13 @@ export interface RecordDepositInput {
  * first deposit; other input under the same key is IDEMPOTENCY_KEY_REUSED.
  */
 export async function recordDeposit(scope: Scope, input: RecordDepositInput): Promise<Deposit> {
+  const found = await sessionWithClub(scope, input.sessionId);
+  requireStaffOf(scope.viewer, found.clubId, 'deposits');
   if (!Number.isInteger(input.amountMinor) || input.amountMinor <= 0) {
     throw badInput(`amountMinor must be a positive whole number of minor units, got ${input.amountMinor}`);
   }
   if (!/^[A-Z]{3}$/.test(input.currency)) throw badInput(`currency must be an ISO 4217 code such as EUR, got ${JSON.stringify(input.currency)}`);
   if (input.idempotencyKey.length === 0 || input.idempotencyKey.length > 200) throw badInput('idempotencyKey must be 1 to 200 characters');
-  const found = await sessionWithClub(scope, input.sessionId);
-  requireStaffOf(scope.viewer, found.clubId, 'deposits');
   if (input.currency !== found.currency) throw badInput(`This club takes deposits in ${found.currency}, not ${input.currency}`);
   const user = await scope.currentUser();
   const requestHash = createHash('sha256').update(JSON.stringify([input.sessionId, input.amountMinor, input.currency])).digest('base64url');

@@ -24,17 +24,25 @@ const queries = preparedPerDatabase((db) => {
       .orderBy(voteSessionSongs.sessionId, asc(voteSessionSongs.position))
       .prepare('songs_of_sessions'),
     /**
-     * Vote counts for every song of each session, zero-vote songs included: one GROUP BY
-     * over the votes index on (session, song). The song rows ride along.
+     * Vote counts for every song of each session, zero-vote songs included: the votes are
+     * counted per (session, song) straight off the votes index (an index-only scan), then
+     * joined to the sessions' song lists. The song rows ride along.
      */
-    voteCounts: db
-      .select({ sessionId: voteSessionSongs.sessionId, song: songs, votes: count(votes.id) })
-      .from(voteSessionSongs)
-      .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
-      .leftJoin(votes, and(eq(votes.sessionId, voteSessionSongs.sessionId), eq(votes.songId, voteSessionSongs.songId)))
-      .where(anyId(voteSessionSongs.sessionId, ids))
-      .groupBy(voteSessionSongs.sessionId, songs.id)
-      .prepare('vote_counts'),
+    voteCounts: (() => {
+      const counted = db
+        .select({ sessionId: votes.sessionId, songId: votes.songId, votes: count().as('votes') })
+        .from(votes)
+        .where(anyId(votes.sessionId, ids))
+        .groupBy(votes.sessionId, votes.songId)
+        .as('counted');
+      return db
+        .select({ sessionId: voteSessionSongs.sessionId, song: songs, votes: sql<number>`coalesce(${counted.votes}, 0)::int` })
+        .from(voteSessionSongs)
+        .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
+        .leftJoin(counted, and(eq(counted.sessionId, voteSessionSongs.sessionId), eq(counted.songId, voteSessionSongs.songId)))
+        .where(anyId(voteSessionSongs.sessionId, ids))
+        .prepare('vote_counts');
+    })(),
   };
 });
 

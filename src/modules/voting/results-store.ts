@@ -18,8 +18,9 @@ const topic = (id: string) => `vote-results:${id}`;
 export interface VoteResultsStore extends SnapshotSource<VoteResultsSnapshot> {
   /**
    * After a transaction that changed the session's votes committed: claims the next
-   * version, stores results computed after the commit under it, and announces it. Never
-   * throws: the vote is committed.
+   * version (readers from now on need it), then — without the caller waiting — stores
+   * results computed after the commit under it and announces it. Never throws: the vote
+   * is committed.
    */
   committed(sessionId: string): Promise<void>;
 }
@@ -54,6 +55,34 @@ export function createVoteResultsStore(
     return computeAndStore(sessionIds, counters.map((c) => c ?? 0));
   }
 
+  /**
+   * Results at least as new as `version`, computed at most once at a time per session:
+   * callers wanting a version the running computation covers share it; newer ones wait
+   * for one more, shared by all of them. A burst of votes costs a few GROUP BYs, not one each.
+   */
+  const running = new Map<string, { version: number; done: Promise<VoteResultsSnapshot | null>; next?: Promise<VoteResultsSnapshot | null> }>();
+  function resultsAtLeast(sessionId: string, version: number): Promise<VoteResultsSnapshot | null> {
+    const current = running.get(sessionId);
+    if (current && current.version >= version) return current.done;
+    if (current) {
+      current.next ??= current.done.catch(() => null).then(() => resultsAtLeast(sessionId, version));
+      return current.next;
+    }
+    const entry = {
+      version,
+      done: (async () => {
+        const [claimed] = await store.counters([counterKey(sessionId)]);
+        const [snapshot] = await computeAndStore([sessionId], [Math.max(claimed ?? 0, version)]);
+        return snapshot ?? null;
+      })(),
+    };
+    running.set(sessionId, entry);
+    void entry.done.finally(() => {
+      if (running.get(sessionId) === entry) running.delete(sessionId);
+    }).catch(() => {});
+    return entry.done;
+  }
+
   return {
     async load(sessionIds) {
       if (!cached) return computeAndStore(sessionIds, sessionIds.map(() => 0));
@@ -61,23 +90,24 @@ export function createVoteResultsStore(
       const result = entries.map((entry, i) =>
         entry && counters[i] !== null && entry.version >= counters[i]! ? (JSON.parse(entry.value) as VoteResultsSnapshot) : null,
       );
-      const missing = sessionIds.filter((_, i) => result[i] === null);
-      if (missing.length > 0) {
-        const fresh = new Map(
-          (await computeAndStore(missing, missing.map((id) => counters[sessionIds.indexOf(id)] ?? 0))).map((s) => [s.sessionId, s]),
-        );
-        sessionIds.forEach((id, i) => {
-          result[i] ??= fresh.get(id) ?? null;
-        });
-      }
+      await Promise.all(
+        sessionIds.map(async (id, i) => {
+          result[i] ??= await resultsAtLeast(id, counters[i] ?? 0);
+        }),
+      );
       return result;
     },
     recompute,
     async committed(sessionId) {
       try {
+        // Claimed before the writer answers: from now on every reader needs this version.
         const version = await store.increment(counterKey(sessionId), COUNTER_TTL_SECONDS);
-        const [snapshot] = await computeAndStore([sessionId], [version]);
-        if (snapshot) await pubsub.publish(topic(sessionId), String(snapshot.version));
+        // Computing and announcing happen after the answer, shared with concurrent votes.
+        void resultsAtLeast(sessionId, version)
+          .then(async (snapshot) => {
+            if (snapshot) await pubsub.publish(topic(sessionId), String(snapshot.version));
+          })
+          .catch(onError);
       } catch (error) {
         // Readers recompute once the cached results expire; the vote stands.
         onError(error);

@@ -31,6 +31,15 @@ export type AddGuestInput = {
   phone?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type AddStreamerInput = {
+  displayName: Scalars['String']['input'];
+  handle: Scalars['String']['input'];
+  /** Where they stream, e.g. twitch (lower-case letters, digits, - and _). */
+  platform: Scalars['String']['input'];
+  /** An http(s) URL answering the wishlist JSON. */
+  wishlistUrl?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** A promoter of a club and the code guests name. */
 export type Agent = {
   __typename?: 'Agent';
@@ -237,6 +246,8 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Puts a guest on a night's list (a manager of the club, or a promoter with their own code); the entry's token goes in the guest's QR code. */
   addGuest: GuestEntry;
+  /** Adds a streamer (admins). The same platform and handle twice is CONFLICT. */
+  addStreamer: Streamer;
   /** Cancels a held or confirmed booking: its holder, or staff of the club. Cancelling twice is harmless. */
   cancelBooking: Booking;
   /** Votes for a song of an active session (any signed-in user). Voting again moves the vote: one vote per user per session. */
@@ -269,11 +280,20 @@ export type Mutation = {
   recordDeposit: Deposit;
   /** Ends the club's active vote session, if any, and starts a new one offering these songs (its manager), in one transaction. */
   startVoteSession: VoteSession;
+  /** Starts tracking a streamer (any signed-in user). Tracking twice is harmless. */
+  trackStreamer: Streamer;
+  /** Stops tracking a streamer. Untracking one not tracked is harmless. */
+  untrackStreamer: Streamer;
 };
 
 
 export type MutationAddGuestArgs = {
   input: AddGuestInput;
+};
+
+
+export type MutationAddStreamerArgs = {
+  input: AddStreamerInput;
 };
 
 
@@ -340,6 +360,16 @@ export type MutationRecordDepositArgs = {
 
 export type MutationStartVoteSessionArgs = {
   input: StartVoteSessionInput;
+};
+
+
+export type MutationTrackStreamerArgs = {
+  streamerId: Scalars['ID']['input'];
+};
+
+
+export type MutationUntrackStreamerArgs = {
+  streamerId: Scalars['ID']['input'];
 };
 
 export type Night = {
@@ -429,6 +459,8 @@ export type Query = {
   me: User;
   night?: Maybe<Night>;
   streamer?: Maybe<Streamer>;
+  /** Streamers by display name; `search` matches a part of the name or handle, any case. */
+  streamers: StreamerConnection;
   voteSession?: Maybe<VoteSession>;
 };
 
@@ -456,6 +488,13 @@ export type QueryNightArgs = {
 
 export type QueryStreamerArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryStreamersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  search?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -509,6 +548,18 @@ export type Streamer = {
 export type StreamerWishlistArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type StreamerConnection = {
+  __typename?: 'StreamerConnection';
+  edges: Array<StreamerEdge>;
+  pageInfo: PageInfo;
+};
+
+export type StreamerEdge = {
+  __typename?: 'StreamerEdge';
+  cursor: Scalars['String']['output'];
+  node: Streamer;
 };
 
 export type Subscription = {
@@ -747,6 +798,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AddGuestInput: AddGuestInput;
+  AddStreamerInput: AddStreamerInput;
   Agent: ResolverTypeWrapper<AgentRow>;
   AgentStats: ResolverTypeWrapper<AgentStatsRowRow>;
   Availability: ResolverTypeWrapper<AvailabilitySnapshotRow>;
@@ -791,6 +843,8 @@ export type ResolversTypes = {
   Song: ResolverTypeWrapper<SongRow>;
   StartVoteSessionInput: StartVoteSessionInput;
   Streamer: ResolverTypeWrapper<StreamerRow>;
+  StreamerConnection: ResolverTypeWrapper<Omit<StreamerConnection, 'edges'> & { edges: Array<ResolversTypes['StreamerEdge']> }>;
+  StreamerEdge: ResolverTypeWrapper<Omit<StreamerEdge, 'node'> & { node: ResolversTypes['Streamer'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Table: ResolverTypeWrapper<TableRow>;
@@ -813,6 +867,7 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AddGuestInput: AddGuestInput;
+  AddStreamerInput: AddStreamerInput;
   Agent: AgentRow;
   AgentStats: AgentStatsRowRow;
   Availability: AvailabilitySnapshotRow;
@@ -855,6 +910,8 @@ export type ResolversParentTypes = {
   Song: SongRow;
   StartVoteSessionInput: StartVoteSessionInput;
   Streamer: StreamerRow;
+  StreamerConnection: Omit<StreamerConnection, 'edges'> & { edges: Array<ResolversParentTypes['StreamerEdge']> };
+  StreamerEdge: Omit<StreamerEdge, 'node'> & { node: ResolversParentTypes['Streamer'] };
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Table: TableRow;
@@ -1000,6 +1057,7 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   addGuest?: Resolver<ResolversTypes['GuestEntry'], ParentType, ContextType, RequireFields<MutationAddGuestArgs, 'input'>>;
+  addStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationAddStreamerArgs, 'input'>>;
   cancelBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationCancelBookingArgs, 'id'>>;
   castVote?: Resolver<ResolversTypes['Vote'], ParentType, ContextType, RequireFields<MutationCastVoteArgs, 'input'>>;
   checkIn?: Resolver<ResolversTypes['CheckIn'], ParentType, ContextType, RequireFields<MutationCheckInArgs, 'input'>>;
@@ -1013,6 +1071,8 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   openTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationOpenTableSessionArgs, 'input'>>;
   recordDeposit?: Resolver<ResolversTypes['Deposit'], ParentType, ContextType, RequireFields<MutationRecordDepositArgs, 'input'>>;
   startVoteSession?: Resolver<ResolversTypes['VoteSession'], ParentType, ContextType, RequireFields<MutationStartVoteSessionArgs, 'input'>>;
+  trackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationTrackStreamerArgs, 'streamerId'>>;
+  untrackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationUntrackStreamerArgs, 'streamerId'>>;
 };
 
 export type NightResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Night'] = ResolversParentTypes['Night']> = {
@@ -1063,6 +1123,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   night?: Resolver<Maybe<ResolversTypes['Night']>, ParentType, ContextType, RequireFields<QueryNightArgs, 'id'>>;
   streamer?: Resolver<Maybe<ResolversTypes['Streamer']>, ParentType, ContextType, RequireFields<QueryStreamerArgs, 'id'>>;
+  streamers?: Resolver<ResolversTypes['StreamerConnection'], ParentType, ContextType, Partial<QueryStreamersArgs>>;
   voteSession?: Resolver<Maybe<ResolversTypes['VoteSession']>, ParentType, ContextType, RequireFields<QueryVoteSessionArgs, 'id'>>;
 };
 
@@ -1079,6 +1140,16 @@ export type StreamerResolvers<ContextType = Context, ParentType extends Resolver
   platform?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   wishlist?: Resolver<ResolversTypes['WishlistItemConnection'], ParentType, ContextType, Partial<StreamerWishlistArgs>>;
   wishlistItemsCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type StreamerConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StreamerConnection'] = ResolversParentTypes['StreamerConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['StreamerEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type StreamerEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StreamerEdge'] = ResolversParentTypes['StreamerEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -1212,6 +1283,8 @@ export type Resolvers<ContextType = Context> = {
   Query?: QueryResolvers<ContextType>;
   Song?: SongResolvers<ContextType>;
   Streamer?: StreamerResolvers<ContextType>;
+  StreamerConnection?: StreamerConnectionResolvers<ContextType>;
+  StreamerEdge?: StreamerEdgeResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Table?: TableResolvers<ContextType>;
   TableAvailability?: TableAvailabilityResolvers<ContextType>;

@@ -8,3 +8,8 @@ import { sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
 export function anyId(column: Column | SQL, ids: readonly string[] | Placeholder): SQL {
   return sql`${column} = any(${Array.isArray(ids) ? sql.param([...ids]) : ids}::uuid[])`;
 }
+
+/** Makes `%`, `_` and `\` in a search match themselves in LIKE and ILIKE patterns. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,5 +1,5 @@
 import { and, asc, countDistinct, desc, eq, sql } from 'drizzle-orm';
-import { anyId } from '../../db/any.js';
+import { anyId, escapeLike } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { pageValues, preparedPerDatabase } from '../../db/prepared.js';
 import { agents, checkIns, guestEntries, nights } from '../../db/schema.js';
@@ -166,9 +166,4 @@ function filteredPageLoader<R>(
     },
     { batch: options.batch, cacheKeyFn: (key) => `${key.nightId}|${keyOf(key)}` },
   );
-}
-
-/** Makes `%`, `_` and `\` in a search match themselves in ILIKE. */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

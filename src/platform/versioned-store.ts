@@ -15,8 +15,8 @@ export interface VersionedStore {
   /** Only the version stored under `key` (cheaper than the value); null when absent. */
   version(key: string): Promise<number | null>;
   put(key: string, entry: Versioned, ttlSeconds: number): Promise<void>;
-  /** Adds one to a counter and returns it (a version for writers to claim). Throws when the store fails. */
-  increment(key: string, ttlSeconds: number): Promise<number>;
+  /** Raises a counter to `value` unless it is higher already. Throws when the store fails. */
+  raise(key: string, value: number, ttlSeconds: number): Promise<void>;
   /** Counters' values, 0 where absent; nulls when the store fails. */
   counters(keys: readonly string[]): Promise<(number | null)[]>;
 }
@@ -25,10 +25,8 @@ export function createMemoryVersionedStore(maxEntries = 50_000): VersionedStore 
   const entries = new Map<string, Versioned & { expiresAt: number }>();
   const counts = new Map<string, number>();
   return {
-    async increment(key) {
-      const next = (counts.get(key) ?? 0) + 1;
-      counts.set(key, next);
-      return next;
+    async raise(key, value) {
+      counts.set(key, Math.max(counts.get(key) ?? 0, value));
     },
     async counters(keys) {
       return keys.map((key) => counts.get(key) ?? 0);
@@ -74,13 +72,15 @@ export function createRedisVersionedStore(redis: Redis, prefix: string, onError:
   const withPut = redis as Redis & {
     nightgraphPutIfNewer(key: string, version: number, value: string, ttl: number): Promise<number>;
   };
-  redis.defineCommand('nightgraphIncrement', {
+  redis.defineCommand('nightgraphRaise', {
     numberOfKeys: 1,
-    lua: "local v = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return v",
+    lua: "if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1",
   });
-  const withIncrement = redis as Redis & { nightgraphIncrement(key: string, ttl: number): Promise<number> };
+  const withRaise = redis as Redis & { nightgraphRaise(key: string, value: number, ttl: number): Promise<number> };
   return {
-    increment: (key, ttlSeconds) => withIncrement.nightgraphIncrement(prefix + key, Math.ceil(ttlSeconds)),
+    raise: async (key, value, ttlSeconds) => {
+      await withRaise.nightgraphRaise(prefix + key, value, Math.ceil(ttlSeconds));
+    },
     async counters(keys) {
       if (keys.length === 0) return [];
       try {

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { voteSessions } from '../../src/db/schema.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
-import { realServers, startTestApp, type TestApp } from '../support/app.js';
+import { Redis } from 'ioredis';
+import { realRedis, realServers, startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
 
 const CREATE_SONG = `mutation($input: CreateSongInput!) { createSong(input: $input) { id title artist } }`;
@@ -116,6 +117,33 @@ describe('vote sessions and votes', () => {
     } finally {
       await live.close();
     }
+  });
+});
+
+describe.skipIf(!realRedis)('results versions when Redis loses them (needs a real Redis to lose keys from)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.stop());
+
+  it('keeps versions growing after the shared store forgets the session', async () => {
+    const fx = fixtures(app.db);
+    const club = await fx.club();
+    const songs = await fx.songs(club.id, ['A', 'B']);
+    const session = await fx.voteSession(club.id, songs.map((s) => s.id));
+    const cast = async (subject: string) =>
+      graphql(app.url, VOTE, { token: await app.token({ subject }), variables: { input: { sessionId: session.id, songId: songs[0]!.id } } });
+    await cast('before-1');
+    await cast('before-2');
+    const before = (await graphql(app.url, RESULTS, { variables: { id: session.id } })).data.voteSession.results;
+    const redis = new Redis(app.config.redis!.url);
+    await redis.del(`${app.config.redis!.keyPrefix}vote-results:${session.id}`, `${app.config.redis!.keyPrefix}vote-results-version:${session.id}`);
+    redis.disconnect();
+    await cast('after-1');
+    const after = (await graphql(app.url, RESULTS, { variables: { id: session.id } })).data.voteSession.results;
+    expect(after.totalVotes).toBe(3);
+    expect(after.version).toBeGreaterThan(before.version);
   });
 });
 

@@ -4,6 +4,7 @@ import {
   foreignKey,
   index,
   integer,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -96,6 +97,12 @@ export const votes = pgTable(
     index('votes_session_song_idx').on(t.sessionId, t.songId),
   ],
 );
+
+/**
+ * Versions of vote results: every change of a session's votes claims the next value after
+ * it commits. A sequence never goes back, whatever happens to the caches.
+ */
+export const voteResultsVersion = pgSequence('vote_results_version');
 
 export type Song = typeof songs.$inferSelect;
 export type VoteSession = typeof voteSessions.$inferSelect;

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub } from '../../platform/pubsub.js';
@@ -5,6 +6,12 @@ import type { SnapshotSource } from '../../platform/snapshot-feed.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
 import { selectVoteCounts } from './loaders.js';
 import { voteResults, type VoteResultsModel } from './results.js';
+
+/** The next results version from the database's sequence: it never goes back. */
+async function nextVersion(db: Database): Promise<number> {
+  const [row] = await db.select({ version: sql<string>`nextval('vote_results_version')` }).from(sql`(values (1)) as one`);
+  return Number(row!.version);
+}
 
 /** A session's results as of `version`, which grows with every change of them. */
 export type VoteResultsSnapshot = VoteResultsModel & { sessionId: string; version: number };
@@ -27,8 +34,9 @@ export interface VoteResultsStore extends SnapshotSource<VoteResultsSnapshot> {
 
 /**
  * Vote results cached per session in the shared store and kept fresh without locks on
- * the database: each commit claims a version from a counter after it commits and stores
- * what it then reads under that version. A reader computing from an older state read an
+ * the database: each commit claims a version from a database sequence after it commits,
+ * raises the session's counter in the store to it, and stores what it then reads under
+ * that version. A reader computing from an older state read an
  * older counter, so it can never overwrite newer results (the store keeps the higher
  * version), and a cached entry is used only while its version is the counter's.
  */
@@ -101,7 +109,8 @@ export function createVoteResultsStore(
     async committed(sessionId) {
       try {
         // Claimed before the writer answers: from now on every reader needs this version.
-        const version = await store.increment(counterKey(sessionId), COUNTER_TTL_SECONDS);
+        const version = await nextVersion(db);
+        await store.raise(counterKey(sessionId), version, COUNTER_TTL_SECONDS);
         // Computing and announcing happen after the answer, shared with concurrent votes.
         void resultsAtLeast(sessionId, version)
           .then(async (snapshot) => {

@@ -53,6 +53,8 @@ export function listLoader<K extends string, R>(
 export interface PageKey {
   parentId: string;
   page: PageRequest;
+  /** What else narrows the page (a search, a gate); keys with the same filter and page share a statement. */
+  filter?: string | null;
 }
 
 /**
@@ -61,29 +63,30 @@ export interface PageKey {
  * connection costs one statement whatever the number of parents.
  */
 export function pageLoader<R>(
-  fetch: (parentIds: readonly string[], page: PageRequest) => Promise<R[]>,
+  fetch: (parentIds: readonly string[], page: PageRequest, filter: string | null) => Promise<R[]>,
   parentOf: (row: R) => string,
   options: BatchOptions,
 ): DataLoader<PageKey, R[], string> {
+  const shapeOf = ({ page, filter }: PageKey) => `${pageKey(page)}|${filter == null ? '' : JSON.stringify(filter)}`;
   return new DataLoader<PageKey, R[], string>(
     async (keys) => {
-      const groups = new Map<string, { page: PageRequest; parentIds: string[] }>();
-      for (const { parentId, page } of keys) {
-        if (!isUuid(parentId)) continue;
-        const id = pageKey(page);
-        const group = groups.get(id) ?? { page, parentIds: [] };
-        group.parentIds.push(parentId);
-        groups.set(id, group);
+      const groups = new Map<string, { key: PageKey; parentIds: string[] }>();
+      for (const key of keys) {
+        if (!isUuid(key.parentId)) continue;
+        const shape = shapeOf(key);
+        const group = groups.get(shape) ?? { key, parentIds: [] };
+        group.parentIds.push(key.parentId);
+        groups.set(shape, group);
       }
       const results = new Map<string, Map<string, R[]>>();
       await Promise.all(
-        [...groups].map(async ([id, group]) => {
-          results.set(id, groupBy(await fetch(group.parentIds, group.page), parentOf));
+        [...groups].map(async ([shape, { key, parentIds }]) => {
+          results.set(shape, groupBy(await fetch(parentIds, key.page, key.filter ?? null), parentOf));
         }),
       );
-      return keys.map(({ parentId, page }) => results.get(pageKey(page))?.get(parentId) ?? []);
+      return keys.map((key) => results.get(shapeOf(key))?.get(key.parentId) ?? []);
     },
-    { batch: options.batch, cacheKeyFn: ({ parentId, page }) => `${parentId}|${pageKey(page)}` },
+    { batch: options.batch, cacheKeyFn: (key) => `${key.parentId}|${shapeOf(key)}` },
   );
 }
 

@@ -1,11 +1,9 @@
 import { and, asc, countDistinct, desc, eq, sql } from 'drizzle-orm';
 import { anyId, escapeLike } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
-import { pageValues, preparedPerDatabase } from '../../db/prepared.js';
+import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
 import { agents, checkIns, guestEntries, nights } from '../../db/schema.js';
-import { groupBy, isUuid, rowLoader, type BatchOptions } from '../../graphql/batch.js';
-import type { PageRequest } from '../../graphql/pagination.js';
-import DataLoader from 'dataloader';
+import { pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
 import { normalizePhone } from './phone.js';
 
 /** Guests and check-ins counted per promoter code. */
@@ -13,13 +11,6 @@ export interface AgentStatsRow {
   agentId: string;
   guests: number;
   checkIns: number;
-}
-
-/** What a filtered page of a night's list asks for; `filter` is the search or the gate. */
-export interface FilteredPageKey {
-  nightId: string;
-  filter: string | null;
-  page: PageRequest;
 }
 
 const queries = preparedPerDatabase((db) => {
@@ -71,9 +62,7 @@ const queries = preparedPerDatabase((db) => {
         and(
           eq(checkIns.nightId, nights.id),
           withGate ? eq(checkIns.gate, filter) : undefined,
-          withCursor
-            ? sql`(${checkIns.checkedInAt}, ${checkIns.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
-            : undefined,
+          withCursor ? afterCursor(checkIns.checkedInAt, checkIns.id, 'desc') : undefined,
         ),
       )
       .orderBy(desc(checkIns.checkedInAt), desc(checkIns.id))
@@ -120,8 +109,8 @@ export function createCheckinLoaders(db: Database, options: BatchOptions) {
   const agentById = rowLoader((ids) => q.agentsById.execute({ ids }), (a) => a.id, options);
   const agentStatsByAgent = rowLoader((ids) => q.agentStats.execute({ ids }), (row) => row.agentId, options);
 
-  const guestPageByNight = filteredPageLoader(
-    async (nightIds, search, page) => {
+  const guestPageByNight = pageLoader(
+    async (nightIds, page, search) => {
       const prepared = q.guestPages[(search === null ? 0 : 2) + (page.after ? 1 : 0)]!;
       const rows = await prepared.execute({
         ids: nightIds,
@@ -135,35 +124,12 @@ export function createCheckinLoaders(db: Database, options: BatchOptions) {
     (row) => row.nightId,
     options,
   );
-  const checkInPageByNight = filteredPageLoader(
-    (nightIds, gate, page) =>
+  const checkInPageByNight = pageLoader(
+    (nightIds, page, gate) =>
       q.checkInPages[(gate === null ? 0 : 2) + (page.after ? 1 : 0)]!.execute({ ids: nightIds, filter: gate, ...pageValues(page) }),
     (row) => row.nightId,
     options,
   );
 
   return { guestById, checkInByGuest, agentById, agentStatsByAgent, guestPageByNight, checkInPageByNight };
-}
-
-/** Like `pageLoader`, with a filter that is part of what a batch shares. */
-function filteredPageLoader<R>(
-  fetch: (nightIds: readonly string[], filter: string | null, page: PageRequest) => Promise<R[]>,
-  nightOf: (row: R) => string,
-  options: BatchOptions,
-) {
-  const keyOf = ({ filter, page }: Omit<FilteredPageKey, 'nightId'>) => JSON.stringify([filter, page.first, page.after]);
-  return new DataLoader<FilteredPageKey, R[], string>(
-    async (keys) => {
-      const groups = groupBy(keys.filter((k) => isUuid(k.nightId)), keyOf);
-      const results = new Map<string, Map<string, R[]>>();
-      await Promise.all(
-        [...groups].map(async ([group, members]) => {
-          const { filter, page } = members[0]!;
-          results.set(group, groupBy(await fetch(members.map((m) => m.nightId), filter, page), nightOf));
-        }),
-      );
-      return keys.map((key) => results.get(keyOf(key))?.get(key.nightId) ?? []);
-    },
-    { batch: options.batch, cacheKeyFn: (key) => `${key.nightId}|${keyOf(key)}` },
-  );
 }

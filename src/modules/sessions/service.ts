@@ -33,17 +33,19 @@ export async function openTableSession(scope: Scope, input: OpenTableSessionInpu
       await lockNight(tx, night.id);
       const [table] = await tx.select().from(tables).where(and(eq(tables.id, input.tableId), eq(tables.clubId, night.clubId)));
       if (!table) throw badInput(`Table ${JSON.stringify(input.tableId)} is not a table of this night's club`);
-      const [seated] = await tx
-        .select({ id: tableSessions.id })
-        .from(tableSessions)
-        .where(and(eq(tableSessions.nightId, night.id), eq(tableSessions.tableId, table.id), sql`${tableSessions.closedAt} is null`));
-      if (seated) throw conflict(`Table ${table.label} is already seated`, { state: 'SEATED' });
       if (input.bookingId != null) {
         const [booking] = await tx.select().from(bookings).where(eq(bookings.id, input.bookingId));
         if (!booking) throw notFound('Booking', input.bookingId);
         if (booking.nightId !== night.id || booking.tableId !== table.id) throw badInput('That booking is for another table or night');
         if (booking.status !== 'confirmed') throw badInput(`That booking is ${booking.status}, not confirmed`);
+        // Its own booking holds the table; only an open session would be in the way.
+        const [seated] = await tx
+          .select({ id: tableSessions.id })
+          .from(tableSessions)
+          .where(and(eq(tableSessions.nightId, night.id), eq(tableSessions.tableId, table.id), sql`${tableSessions.closedAt} is null`));
+        if (seated) throw conflict(`Table ${table.label} is already seated`, { state: 'SEATED' });
       } else {
+        // A walk-in needs the table free of sessions, holds and bookings.
         await releaseExpiredHolds(tx, night.id, table.id);
         await refuseIfTaken(tx, night.id, table.id, table.label);
       }

@@ -30,6 +30,22 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   SQL_STATS_IN_EXTENSIONS: flag.optional(),
   LOADER_BATCHING: flag.default(true),
+  WISHLIST_SYNC_ENABLED: flag.default(true),
+  WISHLIST_SYNC_INTERVAL_SECONDS: z.coerce.number().positive().default(300),
+  WISHLIST_SYNC_POLL_SECONDS: z.coerce.number().positive().default(5),
+  WISHLIST_SYNC_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  WISHLIST_SYNC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  WISHLIST_SYNC_RETRIES: z.coerce.number().int().min(0).default(2),
+  WISHLIST_SYNC_LEASE_SECONDS: z.coerce.number().positive().default(60),
+  OUTBOX_WORKERS: z.coerce.number().int().min(0).default(2),
+  OUTBOX_BATCH_SIZE: z.coerce.number().int().positive().default(100),
+  OUTBOX_CONCURRENCY: z.coerce.number().int().positive().default(32),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(10),
+  OUTBOX_RETRY_BASE_MS: z.coerce.number().int().positive().default(1_000),
+  OUTBOX_RETRY_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
+  OUTBOX_LEASE_SECONDS: z.coerce.number().positive().default(60),
+  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -68,6 +84,39 @@ export interface Config {
   /** Off only to measure the naive per-parent loading the benchmarks compare against. */
   loaderBatching: boolean;
   logLevel: string;
+  wishlistSync: {
+    /** Off: this instance never syncs on its own (`syncStreamer` still works). */
+    enabled: boolean;
+    /** How long after a sync a streamer is due again. */
+    intervalSeconds: number;
+    /** How often each instance looks for due streamers. */
+    pollSeconds: number;
+    /** Streamers one instance syncs at once. */
+    concurrency: number;
+    /** Bound on one request to a wishlist source. */
+    timeoutMs: number;
+    /** Further tries after a failed request, with backoff. */
+    retries: number;
+    /** How long a claim lasts; a crashed instance's streamers are free again after it. */
+    leaseSeconds: number;
+  };
+  outbox: {
+    /** Delivery loops per instance (0: this instance delivers nothing). */
+    workers: number;
+    /** Rows one loop claims at a time. */
+    batchSize: number;
+    /** Deliveries one loop has in flight at once. */
+    concurrency: number;
+    /** Attempts before a row goes to dead-letter. */
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** How long a claim lasts; a crashed worker's rows are delivered by another after it. */
+    leaseSeconds: number;
+    /** How often an idle loop looks for due rows (producers also wake it). */
+    pollMs: number;
+    webhookTimeoutMs: number;
+  };
 }
 
 /**
@@ -112,5 +161,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,
     logLevel: e.LOG_LEVEL,
+    wishlistSync: {
+      enabled: e.WISHLIST_SYNC_ENABLED,
+      intervalSeconds: e.WISHLIST_SYNC_INTERVAL_SECONDS,
+      pollSeconds: e.WISHLIST_SYNC_POLL_SECONDS,
+      concurrency: e.WISHLIST_SYNC_CONCURRENCY,
+      timeoutMs: e.WISHLIST_SYNC_TIMEOUT_MS,
+      retries: e.WISHLIST_SYNC_RETRIES,
+      leaseSeconds: e.WISHLIST_SYNC_LEASE_SECONDS,
+    },
+    outbox: {
+      workers: e.OUTBOX_WORKERS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      concurrency: e.OUTBOX_CONCURRENCY,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+      leaseSeconds: e.OUTBOX_LEASE_SECONDS,
+      pollMs: e.OUTBOX_POLL_MS,
+      webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }

@@ -6,4 +6,5 @@ export * from './schema/sessions.js';
 export * from './schema/checkin.js';
 export * from './schema/voting.js';
 export * from './schema/streamers.js';
+export * from './schema/notifications.js';
 export * from './schema/outbox.js';

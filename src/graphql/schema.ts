@@ -7,6 +7,7 @@ import { bookingResolvers } from '../modules/bookings/resolvers.js';
 import { checkinResolvers } from '../modules/checkin/resolvers.js';
 import { clubResolvers } from '../modules/clubs/resolvers.js';
 import { sessionResolvers } from '../modules/sessions/resolvers.js';
+import { notificationResolvers } from '../modules/notifications/resolvers.js';
 import { streamerResolvers } from '../modules/streamers/resolvers.js';
 import { userResolvers } from '../modules/users/resolvers.js';
 import { votingResolvers } from '../modules/voting/resolvers.js';
@@ -22,6 +23,7 @@ const moduleResolvers: Resolvers[] = [
   checkinResolvers,
   streamerResolvers,
   votingResolvers,
+  notificationResolvers,
 ];
 
 /** The executable schema: schema.graphql plus every module's resolvers. */

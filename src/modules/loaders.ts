@@ -4,6 +4,7 @@ import { createBookingLoaders } from './bookings/loaders.js';
 import type { Availability } from './clubs/availability.js';
 import { createCheckinLoaders } from './checkin/loaders.js';
 import { createClubLoaders } from './clubs/loaders.js';
+import { createNotificationLoaders } from './notifications/loaders.js';
 import { createSessionLoaders } from './sessions/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
 import { createUserLoaders } from './users/loaders.js';
@@ -21,6 +22,7 @@ export function createLoaders(db: Database, options: BatchOptions, availability:
     ...createStreamerLoaders(db, options),
     ...createVotingLoaders(db, options, voteResults),
     ...createUserLoaders(db, options),
+    ...createNotificationLoaders(db, options),
   };
 }
 

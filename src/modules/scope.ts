@@ -5,6 +5,8 @@ import type { SnapshotFeed } from '../platform/snapshot-feed.js';
 import type { AvailabilitySnapshot } from './clubs/availability.js';
 import type { Availability } from './clubs/availability.js';
 import type { Loaders } from './loaders.js';
+import type { NotificationHub } from './notifications/service.js';
+import type { SyncSettings } from './streamers/sync.js';
 import type { VoteResultsStore } from './voting/results-store.js';
 
 /**
@@ -22,5 +24,7 @@ export interface Scope {
   availabilityFeed: SnapshotFeed<AvailabilitySnapshot>;
   /** Vote results cached per session; writers tell it after each commit. */
   voteResults: VoteResultsStore;
-  settings: { holdTtlSeconds: number };
+  /** Wakes outbox workers after a commit; a user's live notifications. */
+  notifications: NotificationHub;
+  settings: { holdTtlSeconds: number; wishlistSync: SyncSettings };
 }

@@ -70,3 +70,49 @@ export function createRedisPubSub(publisher: Redis, subscriber: Redis, prefix: s
     },
   };
 }
+
+/**
+ * Every message of `topic` from the moment this resolves, as an async iterator (for a
+ * subscription resolver). Unlike a snapshot feed nothing is conflated: messages queue
+ * for a slow reader, up to `maxQueued`, after which the oldest are dropped.
+ * `return()` unsubscribes at once, even while a `next()` is waiting.
+ */
+export async function messagesOf(pubsub: PubSub, topic: string, maxQueued = 1_000): Promise<AsyncIterableIterator<string>> {
+  const queued: string[] = [];
+  let waiting: ((result: IteratorResult<string>) => void) | undefined;
+  let done = false;
+  const unsubscribe = await pubsub.subscribe(topic, (message) => {
+    if (done) return;
+    if (waiting) {
+      const resolve = waiting;
+      waiting = undefined;
+      resolve({ value: message, done: false });
+      return;
+    }
+    if (queued.length >= maxQueued) queued.shift();
+    queued.push(message);
+  });
+  const iterator: AsyncIterableIterator<string> = {
+    next() {
+      if (queued.length > 0) return Promise.resolve({ value: queued.shift()!, done: false });
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+    async return() {
+      if (!done) {
+        done = true;
+        queued.length = 0;
+        waiting?.({ value: undefined, done: true });
+        waiting = undefined;
+        await unsubscribe();
+      }
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}

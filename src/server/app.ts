@@ -18,6 +18,9 @@ import { SnapshotFeed } from '../platform/snapshot-feed.js';
 import { createVoteResultsStore } from '../modules/voting/results-store.js';
 import { createAvailability, type Availability } from '../modules/clubs/availability.js';
 import { startHoldExpiry } from '../modules/bookings/expiry.js';
+import { createNotificationHub } from '../modules/notifications/service.js';
+import { outboxStats, startOutboxWorkers } from '../modules/notifications/worker.js';
+import { startWishlistScheduler } from '../modules/streamers/sync.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
@@ -106,6 +109,29 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       reconcile.unref();
       cleanups.push(() => clearInterval(reconcile));
 
+      const notifications = createNotificationHub(pubsub, (error) => logger.warn({ err: error }, 'could not wake outbox workers'));
+      if (config.outbox.workers > 0) {
+        const workers = startOutboxWorkers({ db: handle.db, pubsub, settings: config.outbox, metrics: metrics.outbox }, (error) =>
+          logger.warn({ err: error }, 'outbox delivery failed'),
+        );
+        cleanups.push(() => workers.stop());
+      }
+      metrics.watchOutbox(() => outboxStats(handle.db));
+      if (config.wishlistSync.enabled) {
+        const scheduler = startWishlistScheduler(
+          handle.db,
+          config.wishlistSync,
+          (claim, outcome) => {
+            metrics.wishlistSyncs.inc({ outcome: outcome.kind.replace('-', '_') });
+            if (outcome.kind === 'synced' && outcome.notified > 0) notifications.wake();
+            if (outcome.kind === 'failed') logger.info({ streamerId: claim.id, error: outcome.error }, 'wishlist sync failed');
+            if (outcome.kind === 'stale-lease') logger.warn({ streamerId: claim.id }, 'wishlist sync dropped: its lease ran out before the write');
+          },
+          (error) => logger.warn({ err: error }, 'wishlist sync failed'),
+        );
+        cleanups.push(() => scheduler.stop());
+      }
+
       const tokens = createTokenService(
         resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
       );
@@ -115,7 +141,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       cleanups.push(() => apollo.stop());
 
       const loaderOptions = { batch: config.loaderBatching };
-      const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds };
+      const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds, wishlistSync: config.wishlistSync };
       const contextFor = (viewer: Viewer, sqlStats = newSqlStats()): Context => {
         let loaders: Loaders | undefined;
         return {
@@ -129,6 +155,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           availability,
           availabilityFeed,
           voteResults,
+          notifications,
           settings,
           sqlStats,
           availabilityVersions: new Map(),

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { observeStatements } from '../platform/sql-stats.js';
 
 /** The app's Prometheus metrics, on a registry of its own (several apps may share a process). */
@@ -30,7 +30,65 @@ export function createMetrics() {
     registers: [registry],
   });
   const stopObserving = observeStatements((ms) => statementDuration.observe(ms / 1000));
-  return { registry, graphqlRequests, requestDuration, statementsPerRequest, close: stopObserving };
+
+  const deliveries = new Histogram({
+    name: 'nightgraph_notification_delivery_seconds',
+    help: 'One delivery of a notification to a target (live pub/sub or a webhook), by outcome',
+    labelNames: ['channel', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const outboxRows = new Counter({
+    name: 'nightgraph_outbox_rows_total',
+    help: 'Outbox rows this instance finished an attempt on: processed, retried later, or moved to dead-letter',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const wishlistSyncs = new Counter({
+    name: 'nightgraph_wishlist_syncs_total',
+    help: 'Wishlist syncs by outcome (stale_lease: the lease ran out before the write, which was refused)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  let outboxStats: (() => Promise<{ pending: number; lagSeconds: number; dead: number }>) | undefined;
+  const outboxPending = new Gauge({ name: 'nightgraph_outbox_pending', help: 'Outbox rows not yet delivered or dead (queue depth)', registers: [registry] });
+  const outboxDead = new Gauge({ name: 'nightgraph_outbox_dead', help: 'Outbox rows in dead-letter', registers: [registry] });
+  new Gauge({
+    name: 'nightgraph_outbox_lag_seconds',
+    help: 'Age of the oldest outbox row still to deliver (0 when none)',
+    registers: [registry],
+    async collect() {
+      if (!outboxStats) return;
+      try {
+        const stats = await outboxStats();
+        this.set(stats.lagSeconds);
+        outboxPending.set(stats.pending);
+        outboxDead.set(stats.dead);
+      } catch {
+        // The database is unreachable: the gauges keep their last values and /readyz says why.
+      }
+    },
+  });
+
+  return {
+    registry,
+    graphqlRequests,
+    requestDuration,
+    statementsPerRequest,
+    wishlistSyncs,
+    outbox: {
+      delivered: (channel: 'live' | 'webhook', outcome: 'delivered' | 'failed', seconds: number) =>
+        deliveries.observe({ channel, outcome }, seconds),
+      rows: (outcome: 'processed' | 'retried' | 'dead', count: number) => {
+        if (count > 0) outboxRows.inc({ outcome }, count);
+      },
+    },
+    /** Where the outbox gauges read from, at each scrape. */
+    watchOutbox(stats: typeof outboxStats) {
+      outboxStats = stats;
+    },
+    close: stopObserving,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -105,13 +105,13 @@ export function fixtures(db: Database) {
         .returning();
     },
 
-    async streamers(count: number) {
+    async streamers(count: number, values: (i: number) => Partial<typeof streamers.$inferInsert> = () => ({})) {
       return db
         .insert(streamers)
         .values(
           Array.from({ length: count }, (_, i) => {
             const handle = unique('streamer');
-            return { platform: 'twitch', handle, displayName: `Streamer ${i + 1}` };
+            return { platform: 'twitch', handle, displayName: `Streamer ${i + 1}`, ...values(i) };
           }),
         )
         .returning();

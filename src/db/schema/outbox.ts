@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { campaigns } from './notifications.js';
 
 /**
  * Side effects that must not be lost, written in the same transaction as the change that
@@ -17,6 +18,10 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     leaseToken: uuid('lease_token'),
     leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
+    /** Targets already reached (e.g. `live`, a webhook id): a retry skips them. */
+    deliveredTo: text('delivered_to').array().notNull().default(sql`'{}'::text[]`),
+    /** The campaign this row carries, for its progress counts. */
+    campaignId: uuid('campaign_id').references(() => campaigns.id, { onDelete: 'cascade' }),
     processedAt: timestamp('processed_at', { withTimezone: true, precision: 3 }),
     deadAt: timestamp('dead_at', { withTimezone: true, precision: 3 }),
     lastError: text('last_error'),
@@ -27,6 +32,8 @@ export const outbox = pgTable(
     index('outbox_pending_idx')
       .on(t.availableAt, t.id)
       .where(sql`${t.processedAt} is null and ${t.deadAt} is null`),
+    index('outbox_dead_idx').on(t.deadAt).where(sql`${t.deadAt} is not null`),
+    index('outbox_campaign_idx').on(t.campaignId).where(sql`${t.campaignId} is not null`),
   ],
 );
 

@@ -26,6 +26,8 @@ export const streamers = pgTable(
     /** Fencing token of the sync that holds the lease; writes check it. */
     syncLeaseToken: uuid('sync_lease_token'),
     syncLeaseUntil: timestamp('sync_lease_until', { withTimezone: true, precision: 3 }),
+    /** The instance (host:pid) holding the lease, for operators. */
+    syncLeaseOwner: text('sync_lease_owner'),
     lastSyncedAt: timestamp('last_synced_at', { withTimezone: true, precision: 3 }),
     lastSyncError: text('last_sync_error'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
@@ -84,6 +86,24 @@ export const wishlistItems = pgTable(
   ],
 );
 
+/** Every price change a sync saw, oldest first per item. */
+export const wishlistPriceChanges = pgTable(
+  'wishlist_price_changes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    itemId: uuid('item_id')
+      .notNull()
+      .references(() => wishlistItems.id, { onDelete: 'cascade' }),
+    oldPriceMinor: integer('old_price_minor'),
+    oldCurrency: char('old_currency', { length: 3 }),
+    newPriceMinor: integer('new_price_minor'),
+    newCurrency: char('new_currency', { length: 3 }),
+    changedAt: timestamp('changed_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('wishlist_price_changes_item_idx').on(t.itemId, t.changedAt, t.id)],
+);
+
 export type Streamer = typeof streamers.$inferSelect;
 export type UserStreamer = typeof userStreamers.$inferSelect;
 export type WishlistItem = typeof wishlistItems.$inferSelect;
+export type WishlistPriceChange = typeof wishlistPriceChanges.$inferSelect;

@@ -1,9 +1,9 @@
-import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, isNull, sql } from 'drizzle-orm';
 import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
-import { streamers, userStreamers, users, wishlistItems } from '../../db/schema.js';
-import { pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+import { streamers, userStreamers, users, wishlistItems, wishlistPriceChanges } from '../../db/schema.js';
+import { listLoader, pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
 
 const queries = preparedPerDatabase((db) => {
   const ids = sql.placeholder('ids');
@@ -68,6 +68,13 @@ const queries = preparedPerDatabase((db) => {
     wishlistPageAfter: wishlistPage(true),
     trackedPage: trackedPage(false),
     trackedPageAfter: trackedPage(true),
+    priceChanges: db
+      .select()
+      .from(wishlistPriceChanges)
+      .where(anyId(wishlistPriceChanges.itemId, ids))
+      .orderBy(asc(wishlistPriceChanges.itemId), asc(wishlistPriceChanges.changedAt), asc(wishlistPriceChanges.id))
+      .prepare('wishlist_price_changes'),
+    wishlistItemsById: db.select().from(wishlistItems).where(anyId(wishlistItems.id, ids)).prepare('wishlist_items_by_id'),
   };
 });
 
@@ -93,5 +100,8 @@ export function createStreamerLoaders(db: Database, options: BatchOptions) {
     options,
   );
 
-  return { streamerById, wishlistCountByStreamer, wishlistPageByStreamer, trackedStreamersByUser };
+  const priceChangesByItem = listLoader((ids) => q.priceChanges.execute({ ids }), (change) => change.itemId, options);
+  const wishlistItemById = rowLoader((ids) => q.wishlistItemsById.execute({ ids }), (item) => item.id, options);
+
+  return { streamerById, wishlistCountByStreamer, wishlistPageByStreamer, trackedStreamersByUser, priceChangesByItem, wishlistItemById };
 }

@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { pageRequest } from '../../graphql/pagination.js';
-import { addStreamer, listStreamers, streamerById, trackStreamer, untrackStreamer, wishlistItemsCount, wishlistOf } from './service.js';
+import { addStreamer, listStreamers, streamerById, syncStreamer, trackStreamer, untrackStreamer, wishlistItemsCount, wishlistOf } from './service.js';
 
 export const streamerResolvers: Resolvers = {
   Query: {
@@ -11,6 +11,7 @@ export const streamerResolvers: Resolvers = {
     addStreamer: (_root, { input }, ctx) => addStreamer(ctx, input),
     trackStreamer: (_root, { streamerId }, ctx) => trackStreamer(ctx, streamerId),
     untrackStreamer: (_root, { streamerId }, ctx) => untrackStreamer(ctx, streamerId),
+    syncStreamer: (_root, { id }, ctx) => syncStreamer(ctx, id),
   },
   Streamer: {
     wishlistItemsCount: (streamer, _args, ctx) => wishlistItemsCount(ctx, streamer),
@@ -18,8 +19,15 @@ export const streamerResolvers: Resolvers = {
   },
   WishlistItem: {
     price: (item) =>
-      item.priceMinor === null || item.currency === null
-        ? null
-        : { amountMinor: item.priceMinor, currency: item.currency },
+      money(item.priceMinor, item.currency),
+    priceChanges: (item, _args, ctx) => ctx.loaders.priceChangesByItem.load(item.id),
+  },
+  PriceChange: {
+    from: (change) => money(change.oldPriceMinor, change.oldCurrency),
+    to: (change) => money(change.newPriceMinor, change.newCurrency),
   },
 };
+
+function money(amountMinor: number | null, currency: string | null) {
+  return amountMinor === null || currency === null ? null : { amountMinor, currency };
+}

@@ -1,5 +1,6 @@
 import { and, asc, eq, ilike, or, sql } from 'drizzle-orm';
 import { escapeLike } from '../../db/any.js';
+import { isHttpUrl } from '../http-url.js';
 import { streamers, userStreamers } from '../../db/schema.js';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
@@ -7,6 +8,7 @@ import { requirePrincipal } from '../../platform/auth.js';
 import type { Streamer, User } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import type { Scope } from '../scope.js';
+import { claimStreamer, syncClaimed } from './sync.js';
 
 export function streamerById(scope: Scope, id: string): Promise<Streamer | null> {
   return scope.loaders.streamerById.load(id);
@@ -109,17 +111,26 @@ export async function listStreamers(scope: Scope, search: string | null | undefi
   return toConnection(rows, page.first, (s) => [s.displayName, s.id]);
 }
 
+/**
+ * Syncs one streamer now (admins), whether due or not, under a lease like a scheduled
+ * sync; answers once the sync has been applied or its failure recorded.
+ */
+export async function syncStreamer(scope: Scope, id: string): Promise<Streamer> {
+  const principal = requirePrincipal(scope.viewer);
+  if (!principal.roles.includes('admin')) throw forbidden('Only admins may sync streamers');
+  const streamer = await existingStreamer(scope, id);
+  if (!streamer.wishlistUrl) throw badInput('This streamer has no wishlist URL');
+  const settings = scope.settings.wishlistSync;
+  const claim = await claimStreamer(scope.db, streamer.id, settings.leaseSeconds);
+  if (!claim) throw conflict('A sync of this streamer is in progress');
+  const outcome = await syncClaimed(scope.db, claim, settings);
+  if (outcome.kind === 'synced' && outcome.notified > 0) scope.notifications.wake();
+  const [fresh] = await scope.db.select().from(streamers).where(eq(streamers.id, streamer.id));
+  return fresh!;
+}
+
 async function existingStreamer(scope: Scope, id: string): Promise<Streamer> {
   const streamer = isUuid(id) ? await scope.loaders.streamerById.load(id) : null;
   if (!streamer) throw notFound('Streamer', id);
   return streamer;
-}
-
-function isHttpUrl(text: string): boolean {
-  if (text.length > 2_000) return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(text).protocol);
-  } catch {
-    return false;
-  }
 }

@@ -1,0 +1,33 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { campaignById, campaignProgress, deleteWebhook, registerWebhook, sendCampaign, watchNotifications, webhooksOf } from './service.js';
+
+export const notificationResolvers: Resolvers = {
+  Query: {
+    campaign: (_root, { id }, ctx) => campaignById(ctx, id),
+  },
+  Mutation: {
+    registerWebhook: (_root, { url }, ctx) => registerWebhook(ctx, url),
+    deleteWebhook: (_root, { id }, ctx) => deleteWebhook(ctx, id),
+    sendCampaign: (_root, { input }, ctx) => sendCampaign(ctx, input),
+  },
+  Subscription: {
+    notifications: {
+      subscribe: (_root, _args, ctx) => watchNotifications(ctx) as never,
+    },
+  },
+  User: {
+    webhooks: (user, _args, ctx) => webhooksOf(ctx, user),
+  },
+  Notification: {
+    createdAt: (n) => new Date(n.createdAt),
+    streamer: (n, _args, ctx) => (n.streamerId ? ctx.loaders.streamerById.load(n.streamerId) : null),
+    wishlistItem: (n, _args, ctx) => (n.wishlistItemId ? ctx.loaders.wishlistItemById.load(n.wishlistItemId) : null),
+    club: (n, _args, ctx) => (n.clubId ? ctx.loaders.clubById.load(n.clubId) : null),
+  },
+  Campaign: {
+    club: (campaign, _args, ctx) => ctx.loaders.clubById.load(campaign.clubId).then((club) => club!),
+    sent: async (campaign, _args, ctx) => (await campaignProgress(ctx, campaign)).sent,
+    failed: async (campaign, _args, ctx) => (await campaignProgress(ctx, campaign)).failed,
+    pending: async (campaign, _args, ctx) => (await campaignProgress(ctx, campaign)).pending,
+  },
+};

@@ -51,24 +51,26 @@ export function createMetrics() {
     registers: [registry],
   });
   let outboxStats: (() => Promise<{ pending: number; lagSeconds: number; dead: number }>) | undefined;
-  const outboxPending = new Gauge({ name: 'nightgraph_outbox_pending', help: 'Outbox rows not yet delivered or dead (queue depth)', registers: [registry] });
-  const outboxDead = new Gauge({ name: 'nightgraph_outbox_dead', help: 'Outbox rows in dead-letter', registers: [registry] });
-  new Gauge({
-    name: 'nightgraph_outbox_lag_seconds',
-    help: 'Age of the oldest outbox row still to deliver (0 when none)',
-    registers: [registry],
-    async collect() {
-      if (!outboxStats) return;
-      try {
-        const stats = await outboxStats();
-        this.set(stats.lagSeconds);
-        outboxPending.set(stats.pending);
-        outboxDead.set(stats.dead);
-      } catch {
-        // The database is unreachable: the gauges keep their last values and /readyz says why.
-      }
-    },
-  });
+  // The three outbox gauges read one query per scrape: the first collect() starts it, the others share it.
+  let scrape: Promise<Awaited<ReturnType<NonNullable<typeof outboxStats>>> | undefined> | undefined;
+  const readOutbox = () =>
+    (scrape ??= (outboxStats?.() ?? Promise.resolve(undefined))
+      // The database is unreachable: the gauges keep their last values and /readyz says why.
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (scrape = undefined))));
+  const outboxGauge = (name: string, help: string, pick: (stats: { pending: number; lagSeconds: number; dead: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const stats = await readOutbox();
+        if (stats) this.set(pick(stats));
+      },
+    });
+  outboxGauge('nightgraph_outbox_pending', 'Outbox rows not yet delivered or dead (queue depth)', (s) => s.pending);
+  outboxGauge('nightgraph_outbox_lag_seconds', 'Age of the oldest outbox row still to deliver (0 when none)', (s) => s.lagSeconds);
+  outboxGauge('nightgraph_outbox_dead', 'Outbox rows in dead-letter', (s) => s.dead);
 
   return {
     registry,

@@ -56,7 +56,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   };
 }
 
-async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+/** A fresh, empty PostgreSQL database next to the one `adminUrl` names; `drop` removes it. */
+export async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `nightgraph_test_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);

@@ -6,6 +6,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ServerProcess {
   url: string;
+  pid: number;
+  /** Sends a signal as an operator (or the kernel) would: SIGSTOP, SIGCONT, SIGKILL. */
+  signal(signal: NodeJS.Signals): void;
+  /** The instance's Prometheus metrics. */
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -49,8 +54,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   }
   return {
     url: `${base}/graphql`,
+    pid: child.pid!,
+    signal: (signal) => void child.kill(signal),
+    metrics: async () => (await fetch(`${base}/metrics`)).text(),
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtures } from '../support/fixtures.js';
+import { sendJson, startHttpServer, type LocalHttpServer } from '../support/http.js';
+import { realServers } from '../support/app.js';
+import { sample, startCluster, type Cluster } from '../support/cluster.js';
+
+const INTERVAL_S = 10;
+const RUN_MS = 60_000;
+const STREAMERS = 12;
+
+// Several server processes need a database they can all reach: PGlite lives inside one process.
+describe.skipIf(!realServers)('the wishlist schedule across three instances', () => {
+  let cluster: Cluster;
+  let source: LocalHttpServer;
+  beforeAll(async () => {
+    source = await startHttpServer((request, res) =>
+      sendJson(res, 200, { items: [{ id: 'one', title: `Item of ${request.path}`, price: { amountMinor: 500, currency: 'EUR' } }] }),
+    );
+    cluster = await startCluster({
+      WISHLIST_SYNC_INTERVAL_SECONDS: String(INTERVAL_S),
+      WISHLIST_SYNC_POLL_SECONDS: '0.5',
+      WISHLIST_SYNC_CONCURRENCY: '2',
+      OUTBOX_WORKERS: '0',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await source?.close();
+  });
+
+  it(
+    'syncs each due streamer exactly once per interval for a minute, with no leader',
+    async () => {
+      await Promise.all([cluster.start(), cluster.start(), cluster.start()]);
+      const started = Date.now();
+      await fixtures(cluster.db).streamers(STREAMERS, (i) => ({ wishlistUrl: `${source.origin}/lists/${i}` }));
+      await new Promise((r) => setTimeout(r, RUN_MS));
+      const metrics = await Promise.all(cluster.instances.map((i) => i.metrics()));
+      await Promise.all(cluster.instances.map((i) => i.stop()));
+
+      for (let i = 0; i < STREAMERS; i++) {
+        const times = source.requests.filter((r) => r.path === `/lists/${i}`).map((r) => r.at);
+        // Due at once, then one interval after each sync: at least five syncs in a minute.
+        expect(times.length, `streamer ${i}`).toBeGreaterThanOrEqual(5);
+        expect(times[0]! - started, `streamer ${i} first sync`).toBeLessThan(3_000);
+        const gaps = times.slice(1).map((t, k) => t - times[k]!);
+        // Never twice within an interval, whichever instance synced it.
+        expect(Math.min(...gaps), `streamer ${i} gaps ${gaps}`).toBeGreaterThanOrEqual(INTERVAL_S * 1000 - 50);
+        expect(Math.max(...gaps), `streamer ${i} gaps ${gaps}`).toBeLessThan(INTERVAL_S * 1000 + 3_000);
+      }
+      const synced = metrics.map((m) => sample(m, 'nightgraph_wishlist_syncs_total{outcome="synced"}'));
+      expect(synced.reduce((a, b) => a + b, 0)).toBe(source.requests.length);
+      // Every instance claims; none is elected.
+      expect(synced.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    },
+    RUN_MS + 60_000,
+  );
+});

@@ -10,6 +10,8 @@ export interface Cluster {
   /** Environment shared by every instance: the database, Redis under a prefix of its own, the JWT secret. */
   env: Record<string, string>;
   instances: ServerProcess[];
+  /** Publishes on the instances' Redis pub/sub, as an instance would. */
+  pubsub: { publish(topic: string, message: string): Promise<unknown> };
   /** Starts one more instance with `env` added. */
   start(env?: Record<string, string>): Promise<ServerProcess>;
   /** Stops every instance, drops the database and deletes the Redis keys. */
@@ -33,8 +35,10 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     ...env,
   };
   const instances: ServerProcess[] = [];
+  const publisher = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
   return {
     db: handle.db,
+    pubsub: { publish: async (topic, message) => publisher.publish(prefix + topic, message) },
     env: shared,
     instances,
     async start(extra = {}) {
@@ -44,6 +48,7 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     },
     async stop() {
       await Promise.all(instances.map((i) => i.stop()));
+      publisher.disconnect();
       await handle.close();
       await database.drop();
       const redis = new Redis(process.env.REDIS_URL!);

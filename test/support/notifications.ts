@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../src/db/client.js';
 import { users } from '../../src/db/schema.js';
-import type { PubSub } from '../../src/platform/pubsub.js';
 import { notificationsTopic } from '../../src/modules/notifications/worker.js';
 import type { Subscription } from './ws.js';
 
@@ -10,7 +9,11 @@ import type { Subscription } from './ws.js';
  * something happens: publishes a probe notification until the subscriber receives it (so
  * it is listening), then removes the probe from its results.
  */
-export async function untilListening(app: { db: Database; pubsub: PubSub }, subject: string, subscription: Subscription<any>): Promise<void> {
+export async function untilListening(
+  app: { db: Database; pubsub: { publish(topic: string, message: string): Promise<unknown> } },
+  subject: string,
+  subscription: Subscription<any>,
+): Promise<void> {
   const [user] = await app.db.select().from(users).where(eq(users.subject, subject));
   if (!user) throw new Error(`no user ${subject}`);
   const probe = JSON.stringify({ id: 'probe', kind: 'CAMPAIGN', message: 'probe', createdAt: new Date().toISOString() });

@@ -129,6 +129,46 @@ describe('statement counts with DataLoaders', () => {
   });
 });
 
+describe('a fan tracking 500 streamers', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.stop());
+
+  it('pages through all 500 with counts and newest items at the same statement count per page', async () => {
+    const fx = fixtures(app.db);
+    const user = await fx.user();
+    const streamers = await fx.streamers(500);
+    await fx.wishlistItems(streamers.map((s) => s.id), 6);
+    await fx.track(user.id, streamers.map((s) => s.id));
+    const token = await app.token({ subject: user.subject });
+    const seen = new Set<string>();
+    let after: string | null = null;
+    const statements: number[] = [];
+    do {
+      const response: any = await graphql(
+        app.url,
+        `query($after: String) { me { trackedStreamers(first: 100, after: $after) {
+          edges { node { id wishlistItemsCount wishlist(first: 5) { edges { node { title } } } } }
+          pageInfo { hasNextPage endCursor } } } }`,
+        { token, variables: { after } },
+      );
+      expect(response.errors).toBeUndefined();
+      const page = response.data.me.trackedStreamers;
+      for (const edge of page.edges) {
+        seen.add(edge.node.id);
+        expect(edge.node.wishlistItemsCount).toBe(6);
+        expect(edge.node.wishlist.edges).toHaveLength(5);
+      }
+      statements.push(response.extensions.sql.statements);
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after);
+    expect(seen.size).toBe(500);
+    expect(statements).toEqual([4, 4, 4, 4, 4]);
+  });
+});
+
 describe('statement counts without batching (the naive resolver set benchmarks compare with)', () => {
   let app: TestApp;
   let fx: Fixtures;

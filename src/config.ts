@@ -46,6 +46,20 @@ const envSchema = z.object({
   OUTBOX_LEASE_SECONDS: z.coerce.number().positive().default(60),
   OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1_000),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  GRAPHQL_INTROSPECTION: flag.optional(),
+  QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(10),
+  QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  QUERY_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(10),
+  QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(2_000),
+  QUERY_MAX_COST: z.coerce.number().int().positive().default(10_000),
+  REQUEST_MAX_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  RATE_LIMIT_ENABLED: flag.default(true),
+  RATE_LIMIT_QUERIES_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: z.coerce.number().int().positive().default(120),
+  PERSISTED_QUERIES: flag.default(true),
+  DB_POOL_WAIT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
+  SLOW_STATEMENT_MS: z.coerce.number().int().positive().default(200),
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -58,7 +72,15 @@ export interface Config {
   /** Base URL printed at start-up; defaults to http://localhost:<port>. */
   publicUrl: string | undefined;
   database:
-    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectTimeoutS: number }
+    | {
+        kind: 'postgres';
+        url: string;
+        poolMax: number;
+        statementTimeoutMs: number;
+        connectTimeoutS: number;
+        /** How long a statement may wait for a pooled connection before it fails with a clear error. */
+        poolWaitTimeoutMs?: number;
+      }
     | { kind: 'pglite'; dataDir: string | undefined };
   redis: { url: string; commandTimeoutMs: number; keyPrefix: string } | undefined;
   dataDir: string;
@@ -100,6 +122,26 @@ export interface Config {
     /** How long a claim lasts; a crashed instance's streamers are free again after it. */
     leaseSeconds: number;
   };
+  /** Bounds checked before any resolver runs, on HTTP and WebSocket alike (QUERY_TOO_COMPLEX). */
+  limits: {
+    depth: number;
+    aliases: number;
+    directives: number;
+    tokens: number;
+    /** Each field costs 1, times the `first` of every list above it (capped at 100). */
+    cost: number;
+  };
+  /** Schema introspection; off in production unless GRAPHQL_INTROSPECTION=true. */
+  introspection: boolean;
+  /** Largest request body accepted (413 above). */
+  maxBodyBytes: number;
+  rateLimit: { enabled: boolean; queriesPerMinute: number; mutationsPerMinute: number };
+  /** Automatic persisted queries (Apollo's protocol), cached in Redis when configured. */
+  persistedQueries: boolean;
+  /** Statements slower than this are logged with their duration. */
+  slowStatementMs: number;
+  /** After SIGTERM: how long in-flight work may take before the process exits anyway. */
+  shutdownTimeoutSeconds: number;
   outbox: {
     /** Delivery loops per instance (0: this instance delivers nothing). */
     workers: number;
@@ -145,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           poolMax: e.DB_POOL_MAX,
           statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
           connectTimeoutS: e.DB_CONNECT_TIMEOUT_S,
+          poolWaitTimeoutMs: e.DB_POOL_WAIT_TIMEOUT_MS,
         }
       : { kind: 'pglite', dataDir: `${e.DATA_DIR}/pglite` },
     redis: e.REDIS_URL
@@ -161,6 +204,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,
     logLevel: e.LOG_LEVEL,
+    limits: {
+      depth: e.QUERY_MAX_DEPTH,
+      aliases: e.QUERY_MAX_ALIASES,
+      directives: e.QUERY_MAX_DIRECTIVES,
+      tokens: e.QUERY_MAX_TOKENS,
+      cost: e.QUERY_MAX_COST,
+    },
+    introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    maxBodyBytes: e.REQUEST_MAX_BYTES,
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      queriesPerMinute: e.RATE_LIMIT_QUERIES_PER_MINUTE,
+      mutationsPerMinute: e.RATE_LIMIT_MUTATIONS_PER_MINUTE,
+    },
+    persistedQueries: e.PERSISTED_QUERIES,
+    slowStatementMs: e.SLOW_STATEMENT_MS,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     wishlistSync: {
       enabled: e.WISHLIST_SYNC_ENABLED,
       intervalSeconds: e.WISHLIST_SYNC_INTERVAL_SECONDS,

@@ -36,6 +36,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'silent',
     REDIS_KEY_PREFIX: redisPrefix,
+    // Tests send hundreds of requests from one address; the rate-limit tests turn it on.
+    RATE_LIMIT_ENABLED: 'false',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,

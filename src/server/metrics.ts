@@ -44,6 +44,12 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const rateLimited = new Counter({
+    name: 'nightgraph_rate_limited_total',
+    help: 'Requests refused with RATE_LIMITED, by budget (query, mutation)',
+    labelNames: ['budget'] as const,
+    registers: [registry],
+  });
   const wishlistSyncs = new Counter({
     name: 'nightgraph_wishlist_syncs_total',
     help: 'Wishlist syncs by outcome (stale_lease: the lease ran out before the write, which was refused)',
@@ -78,6 +84,7 @@ export function createMetrics() {
     requestDuration,
     statementsPerRequest,
     wishlistSyncs,
+    rateLimited,
     outbox: {
       delivered: (channel: 'live' | 'webhook', outcome: 'delivered' | 'failed', seconds: number) =>
         deliveries.observe({ channel, outcome }, seconds),

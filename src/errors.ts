@@ -47,15 +47,33 @@ export const conflict = (message: string, details?: Record<string, unknown>) =>
  * BAD_USER_INPUT; everything else is an internal error whose message is hidden unless
  * `exposeInternals`. Never throws.
  */
-export function formatError(
-  formatted: GraphQLFormattedError,
-  error: unknown,
-  exposeInternals: boolean,
-): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, exposeInternals: boolean): GraphQLFormattedError {
+  try {
+    return formatOrThrow(formatted, error, exposeInternals);
+  } catch {
+    return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  }
+}
+
+function formatOrThrow(formatted: GraphQLFormattedError, error: unknown, exposeInternals: boolean): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && knownCodes.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
     return exposeInternals ? formatted : { ...formatted, extensions };
+  }
+  // One of ours deeper down (Drizzle wraps what the database layer throws): its message
+  // and code, e.g. "The database is busy; try again" with reason DATABASE_BUSY.
+  const ours = findAppError(error);
+  if (ours && code === ErrorCode.INTERNAL_SERVER_ERROR) {
+    const { http: _http, ...extensions } = ours.extensions;
+    return { message: ours.message, ...(formatted.path ? { path: formatted.path } : {}), extensions };
+  }
+  // The parser's token limit arrives as a parse error; a limit rule's error wrapped as a validation error.
+  const original = error instanceof GraphQLError ? error.originalError : undefined;
+  const tokenLimit = code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitMessage(formatted.message) : undefined;
+  if (tokenLimit) return { message: tokenLimit, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } };
+  if (code === 'GRAPHQL_VALIDATION_FAILED' && original instanceof GraphQLError && original.extensions.code === ErrorCode.QUERY_TOO_COMPLEX) {
+    return { message: formatted.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } };
   }
   if (code === 'GRAPHQL_PARSE_FAILED' || code === 'GRAPHQL_VALIDATION_FAILED' || code === 'BAD_REQUEST') {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
@@ -63,8 +81,10 @@ export function formatError(
   if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'OPERATION_RESOLUTION_FAILURE') {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
   }
-  // graphql-js's own request errors (bad variables, …) carry no code, no path and no cause.
-  if (code === undefined && error instanceof GraphQLError && !error.originalError && !error.path) {
+  // graphql-js's and Apollo's own request errors (bad variables, a persisted query whose
+  // hash does not match, …) carry no code of their own (Apollo fills in INTERNAL_SERVER_ERROR),
+  // no path and no cause.
+  if ((code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR) && error instanceof GraphQLError && !error.originalError && !error.path) {
     return { message: formatted.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
   // PostgreSQL refused a value (class 22: a NUL byte, a malformed number, …): the input was bad.
@@ -84,6 +104,15 @@ export function formatError(
   };
 }
 
+/**
+ * Our message for graphql-js's parser stopping at its `maxTokens` ("Document contains more
+ * that N tokens", sic, in graphql 16); undefined for any other parse error.
+ */
+export function tokenLimitMessage(message: string): string | undefined {
+  const limit = /Document contains more th(?:an|at) (\d+) tokens/.exec(message)?.[1];
+  return limit === undefined ? undefined : `Query token limit of ${limit} exceeded.`;
+}
+
 /** Postgres unique_violation, as raised by both postgres.js and PGlite. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = findPgError(error);
@@ -94,6 +123,16 @@ interface PgErrorLike {
   code?: string;
   constraint?: string;
   constraint_name?: string;
+}
+
+function findAppError(error: unknown): AppError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    if (current instanceof AppError) return current;
+    const next = current as { cause?: unknown; originalError?: unknown };
+    current = next.originalError ?? next.cause;
+  }
+  return undefined;
 }
 
 function findPgError(error: unknown): PgErrorLike | undefined {

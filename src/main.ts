@@ -22,17 +22,30 @@ if (config.env !== 'production') {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** Beyond SHUTDOWN_TIMEOUT_SECONDS, the time `stop` may take to cut off what overran it. */
+const FORCED_EXIT_GRACE_MS = 1_000;
+
+// The first SIGINT or SIGTERM stops gracefully within SHUTDOWN_TIMEOUT_SECONDS (exit 0, or 1
+// if something had to be cut off); a second one ends the process at once.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    if (stopping) return;
+    if (stopping) process.exit(1);
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutting down');
+    // The bound holds even if something ignores it.
+    setTimeout(() => {
+      logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000 + FORCED_EXIT_GRACE_MS).unref();
     app
       .stop()
-      .then(() => process.exit(0))
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
       .catch((error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
+        logger.error({ err: error }, 'shutdown did not finish cleanly');
         process.exit(1);
       });
   });

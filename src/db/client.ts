@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { PGlite, type Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
+import { AppError, ErrorCode } from '../errors.js';
+import type { Logger } from '../platform/logger.js';
 import { timeStatement } from '../platform/sql-stats.js';
 import * as schema from './schema.js';
 
@@ -16,27 +18,85 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Executor = Database | Tx;
 
+/** Pool usage: connections running a statement or transaction, callers waiting for one, and the pool size. */
+export interface PoolStats {
+  inUse: number;
+  waiting: number;
+  max: number;
+}
+
 export interface DatabaseHandle {
   db: Database;
   kind: 'postgres' | 'pglite';
-  /** Resolves when the database answers a trivial query. */
+  /**
+   * Resolves when the database answers a trivial query. On PostgreSQL it runs on a
+   * connection of its own, not the pool's (a busy pool is not an unreachable database),
+   * within a few seconds; while the database is known to be unreachable it rejects at once.
+   */
   ping(): Promise<void>;
-  close(): Promise<void>;
+  /** Pool usage now (PGlite: one connection, statements queue behind the running one). */
+  poolStats(): PoolStats;
+  /** Closes every connection; waits up to 5 s for running statements unless `force`. */
+  close(options?: { force?: boolean }): Promise<void>;
   /** postgres.js only: a single-connection client for work that must stay on one session. */
   dedicatedClient?: () => postgres.Sql;
 }
 
-export function openDatabase(config: Config['database']): Promise<DatabaseHandle> {
-  return config.kind === 'postgres' ? openPostgres(config) : openPglite(config.dataDir);
+export interface DatabaseOptions {
+  /** Told when PostgreSQL becomes unreachable and when it answers again. */
+  logger?: Pick<Logger, 'warn' | 'info'>;
+}
+
+export function openDatabase(config: Config['database'], options: DatabaseOptions = {}): Promise<DatabaseHandle> {
+  return config.kind === 'postgres' ? openPostgres(config, options) : openPglite(config.dataDir);
+}
+
+/*
+ * What callers get instead of a driver error when the database cannot serve them. The
+ * messages are meant for clients; the driver's error is kept as `cause` for the logs.
+ * The closed set of codes has none for "try again" yet, so they carry
+ * INTERNAL_SERVER_ERROR and a `reason`.
+ */
+export const DATABASE_BUSY = 'The database is busy; try again';
+export const DATABASE_UNAVAILABLE = 'The database is unavailable; try again shortly';
+export const DATABASE_TIMEOUT = 'The database took too long to answer; try again';
+
+/** No pooled connection became free within DB_POOL_WAIT_TIMEOUT_MS. */
+export const databaseBusy = () => new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_BUSY, { reason: 'DATABASE_BUSY' });
+/** PostgreSQL cannot be reached (refused, reset, timed out connecting, or shutting down). */
+export const databaseUnavailable = (cause?: unknown) =>
+  withCause(new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_UNAVAILABLE, { reason: 'DATABASE_UNAVAILABLE' }), cause);
+const databaseTimeout = (cause: unknown) =>
+  withCause(new AppError(ErrorCode.INTERNAL_SERVER_ERROR, DATABASE_TIMEOUT, { reason: 'DATABASE_TIMEOUT' }), cause);
+
+function withCause(error: AppError, cause: unknown): AppError {
+  if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, enumerable: false });
+  return error;
 }
 
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+/** A statement (or connection attempt) unanswered for this long makes us check that PostgreSQL is there. */
+const SUSPECT_AFTER_MS = 1_000;
+/** How long the check may take: connect, authenticate, `select 1`. */
+const PROBE_TIMEOUT_MS = 3_000;
+/** Between checks while PostgreSQL is unreachable (and at least this long between checks while it is fine). */
+const PROBE_INTERVAL_MS = 500;
+const WATCH_INTERVAL_MS = 250;
+/**
+ * Beyond the statement timeout, how long a statement may go unanswered before its caller
+ * is given up on: PostgreSQL would have cancelled it, so the answer was lost on the way.
+ */
+const ANSWER_GRACE_MS = 1_000;
 
-function postgresOptions(config: Extract<Config['database'], { kind: 'postgres' }>, max: number) {
+function postgresOptions(config: Extract<Config['database'], { kind: 'postgres' }>, max: number, onclose?: () => void) {
   return {
     max,
+    ...(onclose ? { onclose } : {}),
     connect_timeout: config.connectTimeoutS,
     idle_timeout: 30,
+    // postgres.js waits up to 20 s between connection attempts after repeated failures
+    // (3^n / 100 s); when PostgreSQL returns, the first request would wait that long.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     // postgres.js 3.4.9 skips reserving a transaction's connection when its BEGIN is the
     // query that fills the connection's pipeline (porsager/postgres#823, #1189; fixes in
@@ -56,16 +116,15 @@ function postgresOptions(config: Extract<Config['database'], { kind: 'postgres' 
   } as postgres.Options<Record<string, postgres.PostgresType>>;
 }
 
-async function openPostgres(config: Extract<Config['database'], { kind: 'postgres' }>): Promise<DatabaseHandle> {
-  const client = postgres(config.url, postgresOptions(config, config.poolMax));
-  const db = drizzlePostgres({ client: instrumentPostgres(client), schema }) as unknown as Database;
+async function openPostgres(config: Extract<Config['database'], { kind: 'postgres' }>, options: DatabaseOptions): Promise<DatabaseHandle> {
+  const pool = new GuardedPool(config, options.logger);
+  const db = drizzlePostgres({ client: pool.instrumented(), schema }) as unknown as Database;
   return {
     db,
     kind: 'postgres',
-    ping: async () => {
-      await db.execute(sql`select 1`);
-    },
-    close: () => client.end({ timeout: 5 }),
+    ping: () => pool.ping(),
+    poolStats: () => pool.stats(),
+    close: (closing) => pool.close(closing?.force ?? false),
     dedicatedClient: () => postgres(config.url, postgresOptions(config, 1)),
   };
 }
@@ -73,70 +132,420 @@ async function openPostgres(config: Extract<Config['database'], { kind: 'postgre
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
-  const db = drizzlePglite({ client: instrumentPglite(client), schema }) as unknown as Database;
+  const running = { count: 0 };
+  const db = drizzlePglite({ client: instrumentPglite(client, running), schema }) as unknown as Database;
   return {
     db,
     kind: 'pglite',
     ping: async () => {
       await client.query('select 1');
     },
+    // PGlite is one connection: one statement or transaction runs, the others queue.
+    poolStats: () => ({ inUse: Math.min(running.count, 1), waiting: Math.max(running.count - 1, 0), max: 1 }),
     close: () => client.close(),
   };
 }
 
-/**
- * Wraps the postgres.js client so that every statement Drizzle sends — on the pool, in a
- * transaction or a savepoint — is counted and timed for the current request, and is
- * sent as a prepared statement. Drizzle sends unnamed statements unless each query is
- * given a name, and PostgreSQL then plans every execution afresh: measured here, planning
- * the availability join took 1.1 ms against 0.17 ms to run it. postgres.js caches one
- * prepared statement per statement text and connection; the texts are few because lists
- * of ids travel as one array parameter (see `anyId`).
- */
-function instrumentPostgres(client: postgres.Sql): postgres.Sql {
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === 'unsafe') {
-        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
-          timedPendingQuery(target.unsafe(query, params, { ...options, prepare: true }));
-      }
-      if (property === 'begin' || property === 'savepoint') {
-        const original = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;
-        return (...args: unknown[]) => {
-          const callback = args.pop() as (tx: postgres.Sql) => unknown;
-          return original.call(target, ...args, (tx: postgres.Sql) => callback(instrumentPostgres(tx)));
-        };
-      }
-      return Reflect.get(target, property, receiver);
-    },
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One caller's use of a pooled connection: a statement, or a transaction from BEGIN to COMMIT. */
+class Lease {
+  /** Since when a statement of it has been waiting for an answer; undefined while none is. */
+  since: number | undefined;
+  private pending = 0;
+  private released = false;
+  private abandon!: (error: unknown) => void;
+  /** Rejects when the caller is given up on (PostgreSQL unreachable): it must not wait for the driver. */
+  readonly abandoned = new Promise<never>((_, reject) => {
+    this.abandon = reject;
   });
+
+  constructor(private readonly onRelease: () => void) {
+    this.abandoned.catch(() => {});
+  }
+  /** Gives the connection back, once. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease();
+  }
+  sending(): void {
+    if (this.pending++ === 0) this.since = performance.now();
+  }
+  answered(): void {
+    if (--this.pending === 0) this.since = undefined;
+  }
+  fail(error: unknown): void {
+    this.abandon(error);
+  }
 }
 
 /**
- * postgres.js queries are lazy promises that run when awaited and are configured by
- * chained calls (`.values()`) first; timing starts at that await.
+ * The postgres.js pool with what it lacks: a bound on the wait for a connection, clear
+ * errors, and failing fast while PostgreSQL is unreachable.
+ *
+ * - **Bounded wait.** postgres.js never refuses work: when every connection is busy it
+ *   pipelines a statement behind a running one (or queues it) for as long as that takes.
+ *   Here each statement outside a transaction, and each transaction, holds one of `max`
+ *   leases while it runs, so it always has a connection to itself; a caller that finds
+ *   none free waits at most DB_POOL_WAIT_TIMEOUT_MS, then gets DATABASE_BUSY.
+ * - **Knowing PostgreSQL is gone.** A connection error, or a statement unanswered for
+ *   SUSPECT_AFTER_MS, starts a check (`select 1` on a connection of its own, bounded).
+ *   If it fails, PostgreSQL is unreachable: every caller waiting or running gets
+ *   DATABASE_UNAVAILABLE at once, new ones get it without trying, the pool is replaced
+ *   (its connections may be dead without knowing it) and the check repeats every
+ *   PROBE_INTERVAL_MS until PostgreSQL answers. Nothing restarts.
  */
-function timedPendingQuery<T extends PromiseLike<unknown>>(query: T): T {
+class GuardedPool {
+  client: postgres.Sql;
+  private state: 'up' | 'down' = 'up';
+  private inUse = 0;
+  private readonly max: number;
+  private readonly waitTimeoutMs: number;
+  private readonly waiting: Waiter[] = [];
+  private readonly leases = new Set<Lease>();
+  private probeClient: postgres.Sql | undefined;
+  private probing: Promise<void> | undefined;
+  private probedAt = -Infinity;
+  private reprobe: ReturnType<typeof setTimeout> | undefined;
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  private closed = false;
+
+  constructor(
+    private readonly config: Extract<Config['database'], { kind: 'postgres' }>,
+    private readonly logger: DatabaseOptions['logger'],
+  ) {
+    this.max = config.poolMax;
+    this.waitTimeoutMs = config.poolWaitTimeoutMs ?? 2_000;
+    this.client = this.createPool();
+    this.watchdog = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
+    this.watchdog.unref();
+  }
+
+  /**
+   * A connection that closes may take a statement with it unanswered: postgres.js can hand
+   * a statement to a connection between its socket's error and close, and then neither
+   * answers nor fails it. A close makes us check PostgreSQL at once.
+   */
+  private createPool(): postgres.Sql {
+    return postgres(this.config.url, postgresOptions(this.config, this.max, () => this.suspect(true)));
+  }
+
+  stats(): PoolStats {
+    return { inUse: this.inUse, waiting: this.waiting.length, max: this.max };
+  }
+
+  /**
+   * The client Drizzle sees: every statement it sends — on the pool, in a transaction or
+   * a savepoint — is counted and timed for the current request, and sent as a prepared
+   * statement. Drizzle sends unnamed statements unless each query is given a name, and
+   * PostgreSQL then plans every execution afresh: measured here, planning the
+   * availability join took 1.1 ms against 0.17 ms to run it. postgres.js caches one
+   * prepared statement per statement text and connection; the texts are few because
+   * lists of ids travel as one array parameter (see `anyId`). Reads `this.client` on every
+   * call: the pool is replaced after an outage.
+   */
+  instrumented(): postgres.Sql {
+    return new Proxy(this.client, {
+      get: (_target, property) => {
+        const target = this.client;
+        if (property === 'unsafe') {
+          return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+            onFirstAwait(target.unsafe(query, params, { ...options, prepare: true }), (send) =>
+              this.lease(() => timeStatement(send, query)),
+            );
+        }
+        if (property === 'begin') return (...args: unknown[]) => this.transaction(target, args);
+        return Reflect.get(target, property, target);
+      },
+      apply: (_target, thisArg, args) => Reflect.apply(this.client, thisArg, args),
+    });
+  }
+
+  private transaction(target: postgres.Sql, args: unknown[]): Promise<unknown> {
+    const callback = args.pop() as (tx: postgres.Sql) => unknown;
+    const begin = target.begin as (...a: unknown[]) => Promise<unknown>;
+    return this.lease((lease) =>
+      begin.call(target, ...args, (tx: postgres.Sql) => {
+        lease.answered(); // BEGIN
+        // COMMIT (or ROLLBACK) is in flight once the callback settles.
+        return Promise.resolve(callback(this.inTransaction(tx, lease))).finally(() => lease.sending());
+      }),
+    );
+  }
+
+  private inTransaction(tx: postgres.Sql, lease: Lease): postgres.Sql {
+    return new Proxy(tx, {
+      get: (target, property, receiver) => {
+        if (property === 'unsafe') {
+          return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+            onFirstAwait(target.unsafe(query, params, { ...options, prepare: true }), (send) =>
+              this.within(lease, () => timeStatement(send, query)),
+            );
+        }
+        if (property === 'savepoint') {
+          const savepoint = (target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => Promise<unknown>;
+          return (...args: unknown[]) => {
+            const callback = args.pop() as (sp: postgres.Sql) => unknown;
+            return savepoint.call(target, ...args, (sp: postgres.Sql) => callback(this.inTransaction(sp, lease)));
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+  }
+
+  /** Runs `send` holding a lease: a connection to itself, or DATABASE_BUSY after the wait. */
+  private async lease<T>(send: (lease: Lease) => PromiseLike<T>): Promise<T> {
+    if (this.state === 'down') throw databaseUnavailable();
+    if (this.inUse < this.max && this.waiting.length === 0) this.inUse += 1;
+    else await this.queue();
+    const lease: Lease = new Lease(() => {
+      this.leases.delete(lease);
+      this.release();
+    });
+    this.leases.add(lease);
+    lease.sending();
+    let sent: Promise<T>;
+    try {
+      sent = Promise.resolve(send(lease));
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    // The lease is held until the driver is done with the connection, even if the caller
+    // was given up on: until then postgres.js would pipeline another statement behind it.
+    sent.then(
+      () => lease.release(),
+      () => lease.release(),
+    );
+    try {
+      return await Promise.race([sent, lease.abandoned]);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /** A statement of a transaction: its lease is the transaction's. */
+  private async within<T>(lease: Lease, send: () => Promise<T>): Promise<T> {
+    lease.sending();
+    try {
+      return await Promise.race([send(), lease.abandoned]);
+    } catch (error) {
+      throw this.translate(error);
+    } finally {
+      lease.answered();
+    }
+  }
+
+  private queue(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          reject(databaseBusy());
+        }, this.waitTimeoutMs),
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (!next) {
+      this.inUse -= 1;
+      return;
+    }
+    // The lease passes straight to the next caller.
+    clearTimeout(next.timer);
+    next.resolve();
+  }
+
+  private translate(error: unknown): unknown {
+    if (error instanceof AppError) return error;
+    if (isConnectionFailure(error)) {
+      this.suspect(true);
+      return databaseUnavailable(error);
+    }
+    if (isStatementTimeout(error)) return databaseTimeout(error);
+    return error;
+  }
+
+  private watch(): void {
+    const now = performance.now();
+    const lost = this.config.statementTimeoutMs + ANSWER_GRACE_MS;
+    for (const lease of this.leases) {
+      if (lease.since === undefined) continue;
+      if (now - lease.since > SUSPECT_AFTER_MS) this.suspect();
+      // Its answer is not coming (PostgreSQL is there, or the check would have failed it):
+      // the caller and the connection move on.
+      if (now - lease.since > lost) {
+        lease.fail(databaseTimeout(new Error(`no answer within ${lost} ms`)));
+        lease.release();
+      }
+    }
+  }
+
+  /** Checks PostgreSQL unless a check runs; `urgent` (a connection failed) even if one just ran. */
+  private suspect(urgent = false): void {
+    if (this.state === 'down' || this.probing || this.closed) return;
+    if (!urgent && performance.now() - this.probedAt < PROBE_INTERVAL_MS) return;
+    this.probe().catch(() => {});
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw databaseUnavailable();
+    if (this.state === 'down') throw databaseUnavailable();
+    await this.probe();
+  }
+
+  /** One check at a time, shared by everyone who asks meanwhile. */
+  private probe(): Promise<void> {
+    return (this.probing ??= this.check().finally(() => {
+      this.probing = undefined;
+      this.probedAt = performance.now();
+    }));
+  }
+
+  private async check(): Promise<void> {
+    const client = (this.probeClient ??= postgres(this.config.url, { ...postgresOptions(this.config, 1), idle_timeout: 60 }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        client.unsafe('select 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+        }),
+      ]);
+      this.markUp();
+    } catch (error) {
+      // Out of connection slots: PostgreSQL is there, only full.
+      if (pgCode(error) === '53300') return this.markUp();
+      // A check stuck connecting must not hold up the next one.
+      this.probeClient = undefined;
+      void client.end({ timeout: 0 }).catch(() => {});
+      this.markDown(error);
+      throw databaseUnavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private markUp(): void {
+    if (this.state === 'up') return;
+    this.state = 'up';
+    clearTimeout(this.reprobe);
+    this.logger?.info('PostgreSQL answers again: serving requests');
+  }
+
+  private markDown(error: unknown): void {
+    if (this.closed) return;
+    if (this.state === 'up') {
+      this.state = 'down';
+      this.logger?.warn({ err: error }, 'PostgreSQL is unreachable: requests fail at once until it answers again');
+      for (const waiter of this.waiting.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(databaseUnavailable(error));
+      }
+      for (const lease of this.leases) lease.fail(databaseUnavailable(error));
+      // Its connections may be dead without knowing it (a silent network); ending them
+      // also settles what the given-up callers left running.
+      const old = this.client;
+      this.client = this.createPool();
+      Object.assign(this.client.options.parsers, old.options.parsers);
+      Object.assign(this.client.options.serializers, old.options.serializers);
+      void old.end({ timeout: 0 }).catch(() => {});
+    }
+    clearTimeout(this.reprobe);
+    this.reprobe = setTimeout(() => {
+      if (!this.closed) this.probe().catch(() => {});
+    }, PROBE_INTERVAL_MS);
+    this.reprobe.unref();
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.reprobe);
+    await Promise.all([this.client.end({ timeout: force ? 0 : 5 }), this.probeClient?.end({ timeout: 0 })]);
+  }
+}
+
+/**
+ * postgres.js queries are lazy promises that run when first awaited, configured by
+ * chained calls (`.values()`) before. `run` does that first await's work, given the
+ * driver's own `then` as `send`; its outcome is shared by every later await (postgres.js
+ * awaits a transaction's statements a second time, through `catch`).
+ */
+function onFirstAwait<Q extends PromiseLike<unknown>>(query: Q, run: (send: () => PromiseLike<unknown>) => Promise<unknown>): Q {
   const then = query.then.bind(query);
+  let outcome: Promise<unknown> | undefined;
   Object.defineProperty(query, 'then', {
     configurable: true,
     value: (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
-      timeStatement(() => ({ then })).then(onFulfilled, onRejected),
+      (outcome ??= run(() => ({ then }))).then(onFulfilled, onRejected),
   });
   return query;
 }
 
-function instrumentPglite<C extends PGlite | PgliteTransaction>(client: C): C {
+/** Errors that mean PostgreSQL could not be reached or dropped the connection. */
+const CONNECTION_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  // postgres.js
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down)
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  const code = pgCode(error);
+  return code !== undefined && CONNECTION_FAILURES.has(code);
+}
+
+function isStatementTimeout(error: unknown): boolean {
+  return pgCode(error) === '57014' && /statement timeout/.test((error as Error).message);
+}
+
+function instrumentPglite<C extends PGlite | PgliteTransaction>(client: C, running?: { count: number }): C {
+  const counted = <T>(work: () => Promise<T>): Promise<T> => {
+    if (!running) return work();
+    running.count += 1;
+    return work().finally(() => {
+      running.count -= 1;
+    });
+  };
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property === 'query' || property === 'exec') {
         const original = Reflect.get(target, property, receiver) as (...a: unknown[]) => Promise<unknown>;
-        return (...args: unknown[]) => timeStatement(() => original.apply(target, args));
+        return (...args: unknown[]) =>
+          counted(() => timeStatement(() => original.apply(target, args), typeof args[0] === 'string' ? args[0] : undefined));
       }
       if (property === 'transaction') {
         const original = (target as PGlite).transaction.bind(target);
-        return (callback: (tx: PgliteTransaction) => Promise<unknown>) =>
-          original((tx) => callback(instrumentPglite(tx)));
+        return (callback: (tx: PgliteTransaction) => Promise<unknown>) => counted(() => original((tx) => callback(instrumentPglite(tx))));
       }
       const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;

@@ -6,4 +6,6 @@ export interface Context extends Scope {
   sqlStats: SqlStats;
   /** Snapshot versions this request's resolvers read, by night: what a cached response depends on. */
   availabilityVersions: Map<string, number>;
+  /** The client's network address: whose rate budget an anonymous request draws from. */
+  clientAddress?: string;
 }

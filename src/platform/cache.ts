@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisErrorHandler } from './redis.js';
 
 /**
  * A shared cache of strings. A read that fails (Redis down, timeout) is a miss and a
@@ -35,13 +36,17 @@ export function createMemoryCache(maxEntries = 10_000): Cache {
   };
 }
 
-export function createRedisCache(redis: Redis, prefix: string, onError: (error: unknown) => void): Cache {
+/**
+ * Redis-backed, for every instance. With Redis unreachable each call fails at once (no
+ * offline queue) and is reported to `onError`; reads are then misses, writes are dropped.
+ */
+export function createRedisCache(redis: Redis, prefix: string, onError: RedisErrorHandler): Cache {
   return {
     async get(key) {
       try {
         return await redis.get(prefix + key);
       } catch (error) {
-        onError(error);
+        onError(error, 'cache_read');
         return null;
       }
     },
@@ -49,14 +54,14 @@ export function createRedisCache(redis: Redis, prefix: string, onError: (error: 
       try {
         await redis.set(prefix + key, value, 'EX', ttlSeconds);
       } catch (error) {
-        onError(error);
+        onError(error, 'cache_write');
       }
     },
     async delete(key) {
       try {
         await redis.del(prefix + key);
       } catch (error) {
-        onError(error);
+        onError(error, 'cache_write');
       }
     },
   };

@@ -1,7 +1,54 @@
-import { pino, type Logger } from 'pino';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { SqlStats } from './sql-stats.js';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'nightgraph' } });
+/** What the server knows about the HTTP request being served, for logs and metrics. */
+export interface RequestScope {
+  /** Returned in `x-request-id` and added to every log line written while serving it. */
+  readonly requestId: string;
+  /** The metric label of the operation, once GraphQL has resolved it (see `Metrics.operationLabel`). */
+  operation?: string;
+  /** How GraphQL answered: 'ok', or 'error' when the response carries errors. */
+  outcome?: 'ok' | 'error';
+  /** The request's SQL counter, once it has one. */
+  sql?: SqlStats;
+}
+
+const requests = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `fn` as part of serving `scope`: logs written inside it, however deep, carry its id. */
+export function inRequest<T>(scope: RequestScope, fn: () => T): T {
+  return requests.run(scope, fn);
+}
+
+/** The request being served in this async context, if any. */
+export function currentRequest(): RequestScope | undefined {
+  return requests.getStore();
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The caller's `x-request-id` when it is sane (≤ 128 of [A-Za-z0-9_-]), else a new one. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * JSON lines (pino). Inside `inRequest` every line carries the request's `requestId` (and
+ * its `operation` once known). `destination` is for tests that read the lines back.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'nightgraph' },
+    mixin() {
+      const scope = requests.getStore();
+      if (!scope) return {};
+      return scope.operation === undefined ? { requestId: scope.requestId } : { requestId: scope.requestId, operation: scope.operation };
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

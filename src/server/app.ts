@@ -13,7 +13,7 @@ import { createTokenService, resolveJwtSecret, type TokenService } from '../plat
 import { createMemoryCache, createRedisCache, type Cache } from '../platform/cache.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
-import { connectRedis } from '../platform/redis.js';
+import { connectRedis, watchRedis, type RedisHealth, type RedisOperation } from '../platform/redis.js';
 import { SnapshotFeed } from '../platform/snapshot-feed.js';
 import { createVoteResultsStore } from '../modules/voting/results-store.js';
 import { createAvailability, type Availability } from '../modules/clubs/availability.js';
@@ -22,10 +22,12 @@ import { createNotificationHub } from '../modules/notifications/service.js';
 import { outboxStats, startOutboxWorkers } from '../modules/notifications/worker.js';
 import { startWishlistScheduler } from '../modules/streamers/sync.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
-import { newSqlStats } from '../platform/sql-stats.js';
+import { newSqlStats, watchSlowStatements } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
 import type { Scope } from '../modules/scope.js';
 import { createApollo } from './apollo.js';
+import { redisKeyValueCache } from '../platform/apq-cache.js';
+import { createRateLimiter } from '../platform/rate-limit.js';
 import { createResponseCache } from './response-cache.js';
 import { attachSubscriptions } from './subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
@@ -57,7 +59,11 @@ export interface RunningApp {
 export interface App {
   /** Opens the database (applying migrations), Redis if configured, and listens. */
   start(): Promise<RunningApp>;
-  /** Stops accepting requests, drains the ones in flight, then closes Redis and the database. */
+  /**
+   * Stops accepting requests, drains the ones in flight, closes WebSockets (1001), stops
+   * background work, then closes Redis and the database, within SHUTDOWN_TIMEOUT_SECONDS;
+   * rejects if something had to be cut off. Calling it again returns the same promise.
+   */
   stop(): Promise<void>;
 }
 
@@ -65,20 +71,27 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   let httpServer: Server | undefined;
-  let sockets: { close(): Promise<void> } | undefined;
+  let sockets: ReturnType<typeof attachSubscriptions> | undefined;
+  /** Set once `stop` begins: readiness says so, and no connection is kept alive. */
+  let stopping: Promise<void> | undefined;
 
   return {
     async start() {
       const metrics = createMetrics();
       cleanups.push(metrics.close);
 
-      const handle = await openDatabase(config.database);
+      const handle = await openDatabase(config.database, { logger });
       cleanups.push(() => handle.close());
       await migrate(handle);
       const { seeded } = config.seedDemoData ? await seedDemoData(handle.db) : { seeded: false };
 
-      const { pubsub, cache, store, redisClients } = await openSharedState(config, logger);
-      cleanups.push(() => pubsub.close(), ...redisClients.map((r) => () => r.quit()));
+      const { pubsub: sharedPubSub, store: sharedStore, cache, redisClients, redisHealth, closeRedis } = await openSharedState(config, logger, (operation) =>
+        metrics.redisErrors.inc({ operation }),
+      );
+      // Counted for /metrics: pub/sub messages, and snapshot reads as cache hits and misses.
+      const pubsub = metrics.countPubSub(sharedPubSub);
+      const store = metrics.countSnapshotStore(sharedStore);
+      cleanups.push(() => pubsub.close(), closeRedis);
       const availability = createAvailability(handle.db, store, pubsub, (error) =>
         logger.warn({ err: error }, 'could not announce an availability change'),
       );
@@ -117,6 +130,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         cleanups.push(() => workers.stop());
       }
       metrics.watchOutbox(() => outboxStats(handle.db));
+      metrics.watchPool(() => handle.poolStats());
+      cleanups.push(watchSlowStatements(config.slowStatementMs, (slow) => logger.warn(slow, 'slow SQL statement')));
       if (config.wishlistSync.enabled) {
         const scheduler = startWishlistScheduler(
           handle.db,
@@ -136,13 +151,22 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
       );
       const schema = buildSchema();
-      const apollo = createApollo(schema, config, metrics, logger);
+      const redisCommands = redisClients[0];
+      const rateLimiter = config.rateLimit.enabled
+        ? createRateLimiter(config.rateLimit, redisCommands && config.redis ? { client: redisCommands, prefix: config.redis.keyPrefix } : undefined, (budget) =>
+            metrics.rateLimited.inc({ budget }),
+          )
+        : undefined;
+      const apollo = createApollo(schema, config, metrics, logger, {
+        rateLimiter,
+        persistedQueryCache: redisCommands && config.redis ? redisKeyValueCache(redisCommands, `${config.redis.keyPrefix}apq:`) : undefined,
+      });
       await apollo.start();
       cleanups.push(() => apollo.stop());
 
       const loaderOptions = { batch: config.loaderBatching };
       const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds, wishlistSync: config.wishlistSync };
-      const contextFor = (viewer: Viewer, sqlStats = newSqlStats()): Context => {
+      const contextFor = (viewer: Viewer, sqlStats = newSqlStats(), clientAddress?: string): Context => {
         let loaders: Loaders | undefined;
         return {
           db: handle.db,
@@ -159,27 +183,42 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           settings,
           sqlStats,
           availabilityVersions: new Map(),
+          clientAddress,
         };
       };
       const handleGraphQL = createGraphQLHandler({
         apollo,
         metrics,
-        responseCache: config.responseCache ? createResponseCache((nightId) => availability.storedVersion(nightId)) : undefined,
+        responseCache: config.responseCache
+          ? createResponseCache(
+              (nightId) => availability.storedVersion(nightId),
+              () => metrics.cacheLookup('response', 'miss'),
+            )
+          : undefined,
         sqlStatsInExtensions: config.sqlStatsInExtensions,
         viewerFrom: (authorization) => tokens.viewerFrom(authorization),
         contextFor,
+        maxBodyBytes: config.maxBodyBytes,
+        rateLimiter,
       });
       const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
         '/graphql': handleGraphQL,
+        // Liveness: the process answers. Touches nothing else, so it answers at once even
+        // with every database connection busy or PostgreSQL gone.
         '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
+        // Readiness: whether to send this instance requests. Not while it stops, nor while
+        // PostgreSQL is unreachable (a bounded check on a connection of its own, so a busy
+        // pool is still ready). Redis down is degraded, not unready: queries read
+        // PostgreSQL, and every instance shares that Redis.
         '/readyz': async (_req, res) => {
+          const redis = redisHealth ? (redisHealth.up() ? 'up' : 'unreachable') : 'embedded';
+          if (stopping) return sendJson(res, 503, { status: 'stopping', database: handle.kind, redis });
           try {
             await handle.ping();
-            await Promise.all(redisClients.map((r) => r.ping()));
-            sendJson(res, 200, { status: 'ready', database: handle.kind, redis: redisClients.length > 0 });
+            sendJson(res, 200, { status: 'ready', database: handle.kind, redis });
           } catch (error) {
-            logger.warn({ err: error }, 'readiness check failed');
-            sendJson(res, 503, { status: 'unavailable' });
+            logger.warn({ err: error }, 'readiness check failed: the database does not answer');
+            sendJson(res, 503, { status: 'unavailable', database: 'unreachable', redis });
           }
         },
         '/metrics': async (_req, res) => {
@@ -211,8 +250,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         availabilityFeed,
         voteResultsFeed,
         logger,
-        contextFor: (viewer) => contextFor(viewer),
+        contextFor: (viewer, clientAddress) => contextFor(viewer, undefined, clientAddress),
+        rateLimiter,
       });
+      metrics.watchSubscriptions(() => sockets?.activeSubscriptions() ?? 0);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -223,47 +264,117 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, availability, scopeFor: contextFor, seeded };
     },
 
-    async stop() {
-      // WebSockets first: an open upgraded socket would keep the HTTP server from closing.
-      await sockets?.close();
-      sockets = undefined;
-      if (httpServer) {
-        const server = httpServer;
-        httpServer = undefined;
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-      }
-      for (const cleanup of cleanups.splice(0).reverse()) {
-        try {
-          await cleanup();
-        } catch (error) {
-          logger.warn({ err: error }, 'error while stopping');
-        }
-      }
+    stop() {
+      return (stopping ??= shutDown());
     },
   };
+
+  /**
+   * Stops within SHUTDOWN_TIMEOUT_SECONDS: no new connections, in-flight requests (and
+   * their transactions) finish, WebSockets close with 1001 (going away), background loops
+   * finish their unit of work, then Redis and the database close. Past the bound whatever
+   * is left is cut off and this rejects (the process then exits anyway: an open
+   * transaction dies with its connection, and PostgreSQL releases its locks).
+   */
+  async function shutDown(): Promise<void> {
+    const deadline = performance.now() + config.shutdownTimeoutSeconds * 1000;
+    const left = () => Math.max(0, deadline - performance.now());
+    const cutOff: string[] = [];
+    const server = httpServer;
+    httpServer = undefined;
+    if (server) {
+      // Connections the kernel has queued are taken first (an event loop turn): closing a
+      // listener resets them, and their clients have sent requests already.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      // The listener closes now, and connections without a request in progress with it;
+      // requests arriving on the others are answered with `Connection: close`, and each
+      // connection is closed once its response is out.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      // An open upgraded socket would keep the HTTP server from closing.
+      const websockets = sockets?.close() ?? Promise.resolve();
+      sockets = undefined;
+      if (!(await within(left(), Promise.all([closed, websockets])))) {
+        cutOff.push('HTTP requests and WebSockets');
+        server.closeAllConnections();
+      }
+      clearInterval(idle);
+    }
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      const done = Promise.resolve()
+        .then(cleanup)
+        .catch((error: unknown) => logger.warn({ err: error }, 'error while stopping'));
+      if (!(await within(left(), done)) && !cutOff.includes('background work, Redis or the database')) {
+        cutOff.push('background work, Redis or the database');
+      }
+    }
+    if (cutOff.length > 0) {
+      throw new Error(`Shutdown took longer than SHUTDOWN_TIMEOUT_SECONDS (${config.shutdownTimeoutSeconds} s); cut off: ${cutOff.join('; ')}`);
+    }
+  }
 }
 
-async function openSharedState(
-  config: Config,
-  logger: Logger,
-): Promise<{ pubsub: PubSub; cache: Cache; store: VersionedStore; redisClients: Redis[] }> {
+/** Whether `work` settled within `ms` (it goes on either way). */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface SharedState {
+  pubsub: PubSub;
+  cache: Cache;
+  store: VersionedStore;
+  /** The commands connection first, then the subscriber; empty when embedded. */
+  redisClients: Redis[];
+  /** Undefined when embedded. */
+  redisHealth: RedisHealth | undefined;
+  /** Closes the Redis connections, whether Redis answers or not. */
+  closeRedis(): Promise<void>;
+}
+
+/**
+ * Pub/sub, cache and snapshot store: in memory, or on Redis. With Redis every failed call
+ * falls back (cache and store read as misses, pub/sub delivers within the instance) and is
+ * counted through `onRedisError` (`nightgraph_redis_errors_total{operation}`); losing and
+ * regaining the connections is logged.
+ */
+async function openSharedState(config: Config, logger: Logger, onRedisError?: (operation: RedisOperation) => void): Promise<SharedState> {
   if (!config.redis) {
-    return { pubsub: createMemoryPubSub(), cache: createMemoryCache(), store: createMemoryVersionedStore(), redisClients: [] };
+    return {
+      pubsub: createMemoryPubSub(),
+      cache: createMemoryCache(),
+      store: createMemoryVersionedStore(),
+      redisClients: [],
+      redisHealth: undefined,
+      closeRedis: async () => {},
+    };
   }
   const [commands, subscriber] = await Promise.all([
     connectRedis(config.redis, 'commands'),
     connectRedis(config.redis, 'subscriber'),
   ]);
   const prefix = config.redis.keyPrefix;
-  const cacheUnavailable = (error: unknown) => logger.warn({ err: error }, 'cache unavailable, reading PostgreSQL');
+  const health = watchRedis({ commands, subscriber }, logger, onRedisError);
   return {
-    pubsub: createRedisPubSub(commands, subscriber, prefix),
-    cache: createRedisCache(commands, prefix, cacheUnavailable),
-    store: createRedisVersionedStore(commands, prefix, cacheUnavailable),
+    pubsub: createRedisPubSub(commands, subscriber, prefix, health.failed),
+    cache: createRedisCache(commands, prefix, health.failed),
+    store: createRedisVersionedStore(commands, prefix, health.failed),
     redisClients: [commands, subscriber],
+    redisHealth: health,
+    async closeRedis() {
+      health.close();
+      // QUIT needs a connection; without one, stop reconnecting.
+      await Promise.all([commands, subscriber].map((redis) => redis.quit().catch(() => redis.disconnect())));
+    },
   };
 }
 

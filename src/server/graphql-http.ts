@@ -2,17 +2,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Context } from '../graphql/context.js';
+import { AppError } from '../errors.js';
 import type { Viewer } from '../platform/auth.js';
+import { inRequest, requestIdFrom, type RequestScope } from '../platform/logger.js';
+import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
 
-const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<Context>;
   viewerFrom(authorization: string | undefined): Promise<Viewer>;
-  contextFor(viewer: Viewer, sqlStats: SqlStats): Context;
+  contextFor(viewer: Viewer, sqlStats: SqlStats, clientAddress: string | undefined): Context;
+  /** Larger bodies are refused with 413 before they are read. */
+  maxBodyBytes: number;
+  /** Draws repeated reads served from the response cache from the caller's budget too. */
+  rateLimiter: RateLimiter | undefined;
   metrics: Metrics;
   /** Serves repeated availability reads without GraphQL; absent when disabled. */
   responseCache: ResponseCache | undefined;
@@ -24,7 +30,7 @@ export interface GraphQLHttpOptions {
  * causes, and reports it in a `Server-Timing` header (and in `extensions`, see the plugin).
  */
 export function createGraphQLHandler(options: GraphQLHttpOptions) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> => {
     const started = performance.now();
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -32,8 +38,10 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const read = await readBody(req);
-      if (read.kind === 'too-large') return sendError(res, 413, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+      const tooLarge = `Request body exceeds ${options.maxBodyBytes} bytes`;
+      if (Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) return sendError(res, 413, tooLarge);
+      const read = await readBody(req, options.maxBodyBytes);
+      if (read.kind === 'too-large') return sendError(res, 413, tooLarge);
       if ((headers.get('content-type') ?? '').includes('json')) {
         try {
           body = JSON.parse(read.text);
@@ -49,10 +57,21 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     const cacheable = options.responseCache && isPlainObject(body) ? (body as GraphQLBody) : undefined;
     if (cacheable) {
       const data = await options.responseCache!.lookup(cacheable);
+      if (data !== null && options.rateLimiter) {
+        const viewer = await options.viewerFrom(headers.get('authorization'));
+        try {
+          await options.rateLimiter.consume('query', rateLimitKey(viewer.kind === 'user' ? viewer.principal.subject : undefined, req.socket.remoteAddress));
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          const { http: _http, ...extensions } = error.extensions as { http?: unknown; retryAfter?: number };
+          res.setHeader('retry-after', String(extensions.retryAfter));
+          return sendJsonError(res, 429, { message: error.message, extensions });
+        }
+      }
       if (data !== null) {
         const elapsedMs = performance.now() - started;
-        options.metrics.requestDuration.observe(elapsedMs / 1000);
-        options.metrics.statementsPerRequest.observe(0);
+        options.metrics.cacheLookup('response', 'hit');
+        scope.operation = options.metrics.operationLabel(cachedOperationName(cacheable));
         res.setHeader('content-type', 'application/json; charset=utf-8');
         res.setHeader('Server-Timing', `sql;dur=0.00;desc="0 statements", cache;desc="hit", total;dur=${elapsedMs.toFixed(2)}`);
         res.end(
@@ -64,7 +83,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       }
     }
 
-    const sqlStats = newSqlStats();
+    const sqlStats = (scope.sql = newSqlStats());
     let context: Context | undefined;
     const response = await countSqlIn(sqlStats, () =>
       options.apollo.executeHTTPGraphQLRequest({
@@ -74,13 +93,12 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
           search: new URL(req.url ?? '/', 'http://localhost').search,
           body,
         },
-        context: async () => (context = options.contextFor(await options.viewerFrom(headers.get('authorization')), sqlStats)),
+        context: async () =>
+          (context = options.contextFor(await options.viewerFrom(headers.get('authorization')), sqlStats, req.socket.remoteAddress)),
       }),
     );
 
     const elapsedMs = performance.now() - started;
-    options.metrics.requestDuration.observe(elapsedMs / 1000);
-    options.metrics.statementsPerRequest.observe(sqlStats.statements);
     res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.setHeader(
@@ -97,6 +115,42 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+  return withRequestScope(options.metrics, handle);
+}
+
+/**
+ * Gives each request an id — the caller's `x-request-id` when sane, else a new one —
+ * returned in `x-request-id` and carried by every log line written while serving it, and
+ * records the request's time, outcome and SQL under its operation's label (set by the
+ * Apollo plugin once the document is valid, see `requestAccounting`).
+ */
+function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void>) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const scope: RequestScope = { requestId: requestIdFrom(req.headers['x-request-id']) };
+    res.setHeader('x-request-id', scope.requestId);
+    const started = performance.now();
+    let failed = false;
+    try {
+      await inRequest(scope, () => handle(req, res, scope));
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      const outcome = failed ? 'error' : (scope.outcome ?? (res.statusCode >= 400 ? 'rejected' : 'ok'));
+      metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
+    }
+  };
+}
+
+const QUERY_NAME = /^(?:[\s,\ufeff]|#[^\n\r]*)*query[\s,]+([_A-Za-z][_0-9A-Za-z]*)/;
+
+/**
+ * The operation a response-cache hit answers, named as GraphQL would name it: the cache
+ * holds only results of valid documents with one query operation.
+ */
+function cachedOperationName(body: GraphQLBody): string | undefined {
+  if (typeof body.operationName === 'string') return body.operationName;
+  return typeof body.query === 'string' ? QUERY_NAME.exec(body.query)?.[1] : undefined;
 }
 
 export const NUL_MESSAGE = 'Text must not contain NUL characters (U+0000)';
@@ -109,19 +163,23 @@ export function containsNul(value: unknown): boolean {
   return false;
 }
 
-async function readBody(req: IncomingMessage): Promise<{ kind: 'ok'; text: string } | { kind: 'too-large' }> {
+async function readBody(req: IncomingMessage, limit: number): Promise<{ kind: 'ok'; text: string } | { kind: 'too-large' }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return { kind: 'too-large' };
+    if (size > limit) return { kind: 'too-large' };
     chunks.push(chunk);
   }
   return { kind: 'ok', text: Buffer.concat(chunks).toString('utf8') };
 }
 
 function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJsonError(res, status, { message, extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function sendJsonError(res: ServerResponse, status: number, error: { message: string; extensions: Record<string, unknown> }): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }));
+  res.end(JSON.stringify({ errors: [error] }));
 }

@@ -1,5 +1,5 @@
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
-import { printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 const OPERATIONS_KEPT_PER_DOCUMENT = 8;
@@ -41,10 +41,21 @@ export function jitExecutor(schema: GraphQLSchema): GatewayInterface {
         executor: async (request) => {
           const query = compile(request.document, request.operationName);
           if (!isCompiledQuery(query)) return query;
-          return query.query(undefined, request.context, request.request.variables ?? {});
+          const result = await query.query(undefined, request.context, request.request.variables ?? {});
+          return result.errors ? { ...result, errors: result.errors.map(withExtensions) } : result;
         },
       };
     },
     async stop() {},
   };
+}
+
+/**
+ * graphql-jit leaves `extensions` unset on the errors it locates; Apollo reads
+ * `extensions.code` before our `formatError` sees them and fails on undefined, answering
+ * an opaque "Internal server error" for errors we mean to explain.
+ */
+function withExtensions(error: GraphQLError): GraphQLError {
+  if (error.extensions) return error;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: {} });
 }

@@ -1,5 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { observeStatements } from '../platform/sql-stats.js';
+import type { PubSub } from '../platform/pubsub.js';
+import { observeStatements, type SqlStats } from '../platform/sql-stats.js';
+import type { VersionedStore } from '../platform/versioned-store.js';
+
+/** Distinct operation names a process labels metrics with; later ones are counted as 'other'. */
+export const OPERATION_LABELS_MAX = 100;
+const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
+
+export type RequestOutcome = 'ok' | 'error' | 'rejected';
 
 /** The app's Prometheus metrics, on a registry of its own (several apps may share a process). */
 export function createMetrics() {
@@ -13,10 +21,34 @@ export function createMetrics() {
   });
   const requestDuration = new Histogram({
     name: 'nightgraph_graphql_request_duration_seconds',
-    help: 'Time to answer a GraphQL HTTP request',
+    help:
+      'Time to answer a GraphQL HTTP request, by operation (its name if the document was valid and named, else anonymous; ' +
+      `'other' past ${OPERATION_LABELS_MAX} names) and outcome (ok; error: the response has errors; rejected: refused before GraphQL)`,
+    labelNames: ['operation', 'outcome'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const operationStatements = new Counter({
+    name: 'nightgraph_sql_statements_total',
+    help: 'SQL statements sent to answer GraphQL HTTP requests, by operation',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  const operationSqlSeconds = new Counter({
+    name: 'nightgraph_sql_statement_seconds_total',
+    help: 'Time spent in SQL statements (summed round trips) answering GraphQL HTTP requests, by operation',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  const operationNames = new Set<string>();
+  /** The `operation` label for a resolved operation's name: bounded, whatever clients send. */
+  const operationLabel = (name: string | null | undefined): string => {
+    if (!name || !OPERATION_NAME.test(name)) return 'anonymous';
+    if (operationNames.has(name)) return name;
+    if (operationNames.size >= OPERATION_LABELS_MAX) return 'other';
+    operationNames.add(name);
+    return name;
+  };
   const statementsPerRequest = new Histogram({
     name: 'nightgraph_sql_statements_per_request',
     help: 'SQL statements sent to answer one GraphQL request',
@@ -44,6 +76,12 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const redisErrors = new Counter({
+    name: 'nightgraph_redis_errors_total',
+    help: 'Redis calls that failed (the cache then reads PostgreSQL; pub/sub delivers locally), by operation',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
   const rateLimited = new Counter({
     name: 'nightgraph_rate_limited_total',
     help: 'Requests refused with RATE_LIMITED, by budget (query, mutation)',
@@ -56,6 +94,42 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const pubsubMessages = new Counter({
+    name: 'nightgraph_pubsub_messages_total',
+    help: 'Pub/sub messages: published by this instance, and delivered to its local listeners',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const cacheLookups = new Counter({
+    name: 'nightgraph_cache_lookups_total',
+    help: 'Cache lookups by cache (response: availability responses; snapshots: the shared snapshot store) and outcome',
+    labelNames: ['cache', 'outcome'] as const,
+    registers: [registry],
+  });
+  let activeSubscriptions: (() => number) | undefined;
+  new Gauge({
+    name: 'nightgraph_subscriptions_active',
+    help: 'GraphQL subscriptions currently running over WebSocket on this instance',
+    registers: [registry],
+    collect() {
+      this.set(activeSubscriptions?.() ?? 0);
+    },
+  });
+  let poolStats: (() => { inUse: number; waiting: number; max: number }) | undefined;
+  const poolGauge = (name: string, help: string, pick: (stats: { inUse: number; waiting: number; max: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = poolStats?.();
+        if (stats) this.set(pick(stats));
+      },
+    });
+  poolGauge('nightgraph_db_pool_in_use', 'Database connections of the pool running a statement or transaction', (s) => s.inUse);
+  poolGauge('nightgraph_db_pool_waiting', 'Statements waiting for a pooled database connection', (s) => s.waiting);
+  poolGauge('nightgraph_db_pool_max', 'Size of the database connection pool', (s) => s.max);
+
   let outboxStats: (() => Promise<{ pending: number; lagSeconds: number; dead: number }>) | undefined;
   // The three outbox gauges read one query per scrape: the first collect() starts it, the others share it.
   let scrape: Promise<Awaited<ReturnType<NonNullable<typeof outboxStats>>> | undefined> | undefined;
@@ -78,13 +152,66 @@ export function createMetrics() {
   outboxGauge('nightgraph_outbox_lag_seconds', 'Age of the oldest outbox row still to deliver (0 when none)', (s) => s.lagSeconds);
   outboxGauge('nightgraph_outbox_dead', 'Outbox rows in dead-letter', (s) => s.dead);
 
+  const cacheLookup = (cache: string, outcome: 'hit' | 'miss') => cacheLookups.inc({ cache, outcome });
+
   return {
     registry,
     graphqlRequests,
     requestDuration,
     statementsPerRequest,
+    operationLabel,
+    /** One GraphQL HTTP request answered (or refused): its time, and the SQL it cost, by operation. */
+    requestServed(served: { operation: string | undefined; outcome: RequestOutcome; seconds: number; sql: SqlStats | undefined }) {
+      const operation = served.operation ?? 'anonymous';
+      requestDuration.observe({ operation, outcome: served.outcome }, served.seconds);
+      const statements = served.sql?.statements ?? 0;
+      statementsPerRequest.observe(statements);
+      operationStatements.inc({ operation }, statements);
+      operationSqlSeconds.inc({ operation }, (served.sql?.durationMs ?? 0) / 1000);
+    },
+    /** A lookup in one of the caches (`cache`: response, snapshots, …). */
+    cacheLookup,
+    pubsubMessage: (direction: 'published' | 'delivered', count = 1) => pubsubMessages.inc({ direction }, count),
+    /** `pubsub`, counting each message published through it and each delivery to a local listener. */
+    countPubSub(pubsub: PubSub): PubSub {
+      return {
+        async publish(topic, message) {
+          await pubsub.publish(topic, message);
+          pubsubMessages.inc({ direction: 'published' });
+        },
+        subscribe: (topic, onMessage) =>
+          pubsub.subscribe(topic, (message) => {
+            pubsubMessages.inc({ direction: 'delivered' });
+            onMessage(message);
+          }),
+        close: () => pubsub.close(),
+      };
+    },
+    /** `store`, counting its reads of snapshots as hits and misses of the 'snapshots' cache. */
+    countSnapshotStore(store: VersionedStore): VersionedStore {
+      return {
+        ...store,
+        async getMany(keys) {
+          const found = await store.getMany(keys);
+          let hits = 0;
+          for (const entry of found) if (entry !== null) hits += 1;
+          if (hits > 0) cacheLookups.inc({ cache: 'snapshots', outcome: 'hit' }, hits);
+          if (found.length > hits) cacheLookups.inc({ cache: 'snapshots', outcome: 'miss' }, found.length - hits);
+          return found;
+        },
+      };
+    },
+    /** Where the active-subscriptions gauge reads from, at each scrape. */
+    watchSubscriptions(count: () => number) {
+      activeSubscriptions = count;
+    },
+    /** Where the pool gauges read from, at each scrape (postgres.js only: PGlite has no pool). */
+    watchPool(stats: typeof poolStats) {
+      poolStats = stats;
+    },
     wishlistSyncs,
     rateLimited,
+    redisErrors,
     outbox: {
       delivered: (channel: 'live' | 'webhook', outcome: 'delivered' | 'failed', seconds: number) =>
         deliveries.observe({ channel, outcome }, seconds),

@@ -37,7 +37,7 @@ const MAX_VARIABLES_LENGTH = 512;
  * version older than a change it saw committed. Entries are made from real executions
  * that returned no errors, so the first request of each document is validated as usual.
  */
-export function createResponseCache(storedVersion: (nightId: string) => Promise<number | null>) {
+export function createResponseCache(storedVersion: (nightId: string) => Promise<number | null>, onMiss: () => void = () => {}) {
   const plans = new Map<string, Plan | typeof NOT_CACHEABLE>();
   const entries = new Map<string, Entry>();
 
@@ -67,10 +67,16 @@ export function createResponseCache(storedVersion: (nightId: string) => Promise<
     async lookup(body: GraphQLBody): Promise<string | null> {
       const planned = planFor(body);
       if (!planned) return null;
+      // A cacheable request answered by GraphQL: none kept yet, or kept for an older version.
       const entry = entries.get(planned.key);
-      if (!entry) return null;
+      if (!entry) {
+        onMiss();
+        return null;
+      }
       const current = await storedVersion(entry.nightId);
-      return current === entry.version ? entry.data : null;
+      if (current === entry.version) return entry.data;
+      onMiss();
+      return null;
     },
 
     /**

@@ -9,7 +9,9 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Config } from '../config.js';
-import { badInput, formatResult, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
+import { AppError, badInput, ErrorCode, formatResult, tokenLimitMessage, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
+import { checkCost, limitRules, tooComplex } from '../graphql/limits.js';
+import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import type { Context } from '../graphql/context.js';
 import type { SnapshotFeed } from '../platform/snapshot-feed.js';
 import type { AvailabilitySnapshot } from '../modules/clubs/availability.js';
@@ -30,8 +32,10 @@ export interface SubscriptionDeps {
   tokens: TokenService;
   availabilityFeed: SnapshotFeed<AvailabilitySnapshot>;
   voteResultsFeed: SnapshotFeed<VoteResultsSnapshot>;
-  contextFor(viewer: Viewer): Context;
+  contextFor(viewer: Viewer, clientAddress?: string): Context;
   logger: Logger;
+  /** Subscriptions draw from the caller's query budget; absent when rate limiting is off. */
+  rateLimiter: RateLimiter | undefined;
 }
 
 /**
@@ -42,9 +46,9 @@ export interface SubscriptionDeps {
  * for all their subscribers.
  */
 export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
-  const { schema, config, tokens, availabilityFeed, voteResultsFeed, contextFor, logger } = deps;
+  const { schema, config, tokens, availabilityFeed, voteResultsFeed, contextFor, logger, rateLimiter } = deps;
   const production = config.env === 'production';
-  const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  const rules = [...specifiedRules, ...limitRules(config.limits), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
   /**
    * A subscription's document, parsed and validated once per distinct query text: ten
@@ -54,11 +58,18 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
     let known = documents.get(query);
     if (known === undefined) {
       try {
-        const document = parse(query);
+        const document = parse(query, { maxTokens: config.limits.tokens });
         const errors = validate(schema, document, rules);
-        known = errors.length > 0 ? errors.map((e) => badInput(production ? withoutSuggestions(e.message) : e.message)) : document;
+        known =
+          errors.length > 0
+            ? errors.map((e) =>
+                e.extensions.code === ErrorCode.QUERY_TOO_COMPLEX ? socketError(tooComplex(e.message)) : badInput(production ? withoutSuggestions(e.message) : e.message),
+              )
+            : document;
       } catch (error) {
-        known = [badInput(error instanceof Error ? error.message : 'The query does not parse')];
+        const message = error instanceof Error ? error.message : 'The query does not parse';
+        const tokenLimit = tokenLimitMessage(message);
+        known = [tokenLimit ? socketError(tooComplex(tokenLimit)) : badInput(message)];
       }
       if (documents.size >= DOCUMENTS_KEPT) documents.delete(documents.keys().next().value!);
       documents.set(query, known);
@@ -112,7 +123,7 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         ctx.extra.viewer = viewer;
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         const viewer = ctx.extra.viewer ?? { kind: 'anonymous' };
         if (viewer.kind === 'user' && viewer.expiresAtMs !== undefined && viewer.expiresAtMs <= Date.now()) {
           return [unauthenticated('Sign in again: the token has expired')];
@@ -120,16 +131,30 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         if (containsNul(payload)) return [badInput(NUL_MESSAGE)];
         const document = documentFor(payload.query);
         if (Array.isArray(document)) return document;
+        const address = ctx.extra.request.socket.remoteAddress;
+        try {
+          checkCost(schema, document as DocumentNode, payload.operationName, payload.variables, config.limits);
+          if (rateLimiter) await rateLimiter.consume('query', rateLimitKey(viewer.kind === 'user' ? viewer.principal.subject : undefined, address));
+        } catch (error) {
+          if (error instanceof AppError) return [socketError(error)];
+          throw error;
+        }
         return {
           schema,
           document: document as DocumentNode,
           variableValues: payload.variables ?? {},
           operationName: payload.operationName ?? null,
-          contextValue: contextFor(viewer),
+          contextValue: contextFor(viewer, address),
         };
       },
     },
   });
+}
+
+/** An error as a WebSocket client gets it: the HTTP status and headers an AppError may carry mean nothing here. */
+function socketError(error: AppError): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions;
+  return new AppError(extensions.code as ErrorCode, error.message, extensions);
 }
 
 /** Pages of the server's own origin and of the configured ones. */

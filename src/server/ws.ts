@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type Context as SocketContext, type ServerOptions } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../platform/logger.js';
 
@@ -29,7 +29,35 @@ export interface Extra {
 export function attachWebSocket<E extends Extra>(httpServer: Server, options: WebSocketOptions<E>) {
   // Messages are capped like HTTP bodies (ws would accept 100 MiB).
   const wss = new WebSocketServer({ noServer: true, handleProtocols, maxPayload: 1024 * 1024 });
-  const server = makeServer(options.graphql);
+  // Subscriptions running now: ids by connection, so each one is counted down exactly once,
+  // whether it completes, fails, is stopped by the client or ends with its socket.
+  const running = new WeakMap<E, Set<string>>();
+  let activeSubscriptions = 0;
+  const stopped = (extra: E, id: string) => {
+    if (running.get(extra)?.delete(id)) activeSubscriptions -= 1;
+  };
+  const { onOperation, onComplete } = options.graphql;
+  type Ctx = SocketContext<Record<string, unknown> | undefined, E>;
+  const server = makeServer({
+    ...options.graphql,
+    onOperation: async (ctx: Ctx, id, payload, args, result) => {
+      const replaced = await onOperation?.(ctx, id, payload, args, result);
+      const operation = replaced ?? result;
+      if (typeof operation === 'object' && operation !== null && Symbol.asyncIterator in operation) {
+        let ids = running.get(ctx.extra);
+        if (!ids) running.set(ctx.extra, (ids = new Set()));
+        if (!ids.has(id)) {
+          ids.add(id);
+          activeSubscriptions += 1;
+        }
+      }
+      return replaced;
+    },
+    onComplete: async (ctx: Ctx, id, payload) => {
+      stopped(ctx.extra, id);
+      await onComplete?.(ctx, id, payload);
+    },
+  });
   const keepAliveMs = options.keepAliveMs ?? 12_000;
   const rewrite = options.rewrite ?? ((data: string) => data);
 
@@ -60,6 +88,7 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
     }, keepAliveMs);
     ping.unref();
 
+    const extra = { socket, request } as E;
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -80,15 +109,20 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
             });
           }),
       },
-      { socket, request } as E,
+      extra,
     );
     socket.once('close', (code, reason) => {
       clearInterval(ping);
-      void closed(code, String(reason));
+      void closed(code, String(reason)).finally(() => {
+        // Whatever is still counted on this connection ended with it.
+        for (const id of [...(running.get(extra) ?? [])]) stopped(extra, id);
+      });
     });
   });
 
   return {
+    /** GraphQL subscriptions running on this server's connections now. */
+    activeSubscriptions: () => activeSubscriptions,
     /** Closes every connection with 1001 (going away) and stops accepting new ones. */
     async close(): Promise<void> {
       httpServer.off('upgrade', onUpgrade);

@@ -1,5 +1,6 @@
 import { count, eq } from 'drizzle-orm';
-import { SignJWT } from 'jose';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/db/schema.js';
 import { codes, graphql } from '../support/client.js';
@@ -53,6 +54,25 @@ describe('bearer tokens', () => {
       const response = await graphql(app.url, meQuery, { headers });
       expect(codes(response)).toEqual(['UNAUTHENTICATED']);
       expect(response.errors![0]!.message).toMatch(/^Sign in again: /);
+    }
+  });
+
+  it('refuses an unsigned token (alg none), one without a subject, a wrong signature and an expired one, over HTTP and WebSocket', async () => {
+    const secret = new TextEncoder().encode(app.config.jwtSecret!);
+    const claims = { roles: ['admin'], clubIds: [] };
+    const unsigned = new UnsecuredJWT(claims).setSubject('mallory').setIssuer('nightgraph').setExpirationTime('1h').encode();
+    const noSubject = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('nightgraph').setExpirationTime('1h').sign(secret);
+    const [header, payload] = (await app.token({ subject: 'honest', roles: ['guest'] })).split('.');
+    const wrongSignature = `${header}.${payload}.${Buffer.from('not the signature').toString('base64url')}`;
+    const expired = await app.tokens.sign({ subject: 'late', roles: ['guest'], clubIds: [] }, '-1m');
+    for (const [name, token] of Object.entries({ unsigned, noSubject, wrongSignature, expired })) {
+      const overHttp = await graphql(app.url, meQuery, { token });
+      expect(codes(overHttp), name).toEqual(['UNAUTHENTICATED']);
+      // The socket refuses the connection itself: graphql-ws close code 4403 (Forbidden).
+      const socket = new WebSocket(app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+      expect(await closed, name).toBe(4403);
     }
   });
 

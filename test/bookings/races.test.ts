@@ -12,7 +12,8 @@ describe.skipIf(!realServers)('concurrent holds (real PostgreSQL only: PGlite ru
   let app: TestApp;
   let fx: Fixtures;
   beforeAll(async () => {
-    app = await startTestApp({ DB_POOL_MAX: '20' });
+    // 1,000 holds queue on one night's lock: let them wait for a connection as long as that takes.
+    app = await startTestApp({ DB_POOL_MAX: '20', DB_POOL_WAIT_TIMEOUT_MS: '30000' });
     fx = fixtures(app.db);
   });
   afterAll(() => app?.stop());

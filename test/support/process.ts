@@ -6,7 +6,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ServerProcess {
   url: string;
+  /** `http://127.0.0.1:<port>`: for /healthz, /readyz and new connections. */
+  base: string;
   pid: number;
+  /** Resolves when the process has exited, with how and when (`Date.now()`). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
+  /** What it wrote to stdout so far: its log lines (at LOG_LEVEL, warn by default) and the start banner. */
+  stdout(): string;
   /** Sends a signal as an operator (or the kernel) would: SIGSTOP, SIGCONT, SIGKILL. */
   signal(signal: NodeJS.Signals): void;
   /** The instance's Prometheus metrics. */
@@ -34,12 +42,19 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', HOST: '127.0.0.1', RATE_LIMIT_ENABLED: 'false', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += String(chunk);
   });
+  let stdout = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += String(chunk);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -54,13 +69,16 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   }
   return {
     url: `${base}/graphql`,
+    base,
     pid: child.pid!,
+    exited,
+    stderr: () => stderr,
+    stdout: () => stdout,
     signal: (signal) => void child.kill(signal),
     metrics: async () => (await fetch(`${base}/metrics`)).text(),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGCONT');
-      const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
     },

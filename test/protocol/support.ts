@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/platform/logger.js';
 import { createApp, type RunningApp } from '../../src/server/app.js';
-import { createDatabase, realServers } from '../support/app.js';
+import { createDatabase, deleteKeys, realServers } from '../support/app.js';
 
 /**
  * Where apps of one test keep their state across restarts: a fresh PostgreSQL database
@@ -98,17 +97,3 @@ export async function scrape(graphqlUrl: string): Promise<string> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}

@@ -76,7 +76,8 @@ export async function createDatabase(adminUrl: string): Promise<{ url: string; d
   };
 }
 
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+/** Deletes every Redis key under `prefix` (a test's own). */
+export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
     let cursor = '0';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createDatabase } from './app.js';
+import { createDatabase, deleteKeys } from './app.js';
 import { startServerProcess, type ServerProcess } from './process.js';
 
 export interface Cluster {
@@ -51,13 +51,7 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
       publisher.disconnect();
       await handle.close();
       await database.drop();
-      const redis = new Redis(process.env.REDIS_URL!);
-      try {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-      } finally {
-        redis.disconnect();
-      }
+      await deleteKeys(process.env.REDIS_URL!, prefix);
     },
   };
 }

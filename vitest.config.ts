@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { ServerSkipsReporter } from './test/support/server-skips-reporter.js';
 
 const require = createRequire(import.meta.url);
 
@@ -10,6 +11,7 @@ export default defineConfig({
   resolve: { alias: { graphql: require.resolve('graphql') } },
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', new ServerSkipsReporter()],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

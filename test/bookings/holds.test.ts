@@ -148,15 +148,33 @@ describe('holding, confirming and cancelling a table', () => {
     expect(codes(otherUser)).toEqual(['CONFLICT']);
   });
 
-  it('lists the guest’s bookings newest first and shows one to its guest and the club’s staff', async () => {
-    const response = await graphql(app.url, `{ me { bookings(first: 2) { edges { node { id status } } pageInfo { hasNextPage } } } }`, { token: guest });
-    expect(response.data.me.bookings.edges).toHaveLength(2);
-    expect(response.data.me.bookings.pageInfo.hasNextPage).toBe(true);
-    const newest = response.data.me.bookings.edges[0].node.id;
+  it('lists the guest’s bookings newest first, in pages', async () => {
+    const lister = await fx.user('lister');
+    const token = await app.token({ subject: 'lister' });
+    const [night] = await fx.nights(clubId, 1, new Date(Date.now() + 30 * 24 * 3_600_000));
+    const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 12, minutes));
+    // Written oldest last, so neither insertion order nor id order gives the expected order.
+    const made = [];
+    for (const [i, minutes] of [2, 0, 1].entries()) {
+      made.push(await fx.booking({ nightId: night!.id, tableId: tableIds[i]!, userId: lister.id, createdAt: at(minutes) }));
+    }
+    const [newest, oldest, middle] = made.map((b) => b.id);
+    const page = `query($after: String) { me { bookings(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }`;
+    const first = (await graphql(app.url, page, { token })).data.me.bookings;
+    expect(first.edges.map((e: any) => e.node.id)).toEqual([newest, middle]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = (await graphql(app.url, page, { token, variables: { after: first.pageInfo.endCursor } })).data.me.bookings;
+    expect(second.edges.map((e: any) => e.node.id)).toEqual([oldest]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('shows a booking to its guest and the club’s staff, and to nobody else', async () => {
+    const response = await hold(6);
+    const id = response.data.holdTable.id;
     const query = `query($id: ID!) { booking(id: $id) { id } }`;
-    expect((await graphql(app.url, query, { token: guest, variables: { id: newest } })).data.booking.id).toBe(newest);
-    expect((await graphql(app.url, query, { token: host, variables: { id: newest } })).data.booking.id).toBe(newest);
-    expect(codes(await graphql(app.url, query, { token: otherGuest, variables: { id: newest } }))).toEqual(['FORBIDDEN']);
+    expect((await graphql(app.url, query, { token: guest, variables: { id } })).data.booking.id).toBe(id);
+    expect((await graphql(app.url, query, { token: host, variables: { id } })).data.booking.id).toBe(id);
+    expect(codes(await graphql(app.url, query, { token: otherGuest, variables: { id } }))).toEqual(['FORBIDDEN']);
   });
 });
 

@@ -1,14 +1,15 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookings } from '../../src/db/schema.js';
+import { bookings, nights } from '../../src/db/schema.js';
 import { expireHolds } from '../../src/modules/bookings/expiry.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { realServers, startTestApp, type TestApp } from '../support/app.js';
+import { latch, within } from '../support/bounded.js';
 
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id status table { id } } }`;
 
-describe.skipIf(!realServers)('concurrent holds (real PostgreSQL only: PGlite runs one transaction at a time, so nothing can race)', () => {
+describe.skipIf(!realServers)('concurrent holds (needs real PostgreSQL: PGlite runs one transaction at a time, so nothing can race)', () => {
   let app: TestApp;
   let fx: Fixtures;
   beforeAll(async () => {
@@ -95,7 +96,7 @@ describe('the expiry sweep', () => {
     const query = `query($id: ID!) { night(id: $id) { availability { version freeTables { id } } } }`;
     const read = async () => (await graphql(app.url, query, { variables: { id: night!.id } })).data.night.availability;
     expect(await read()).toEqual({ version: 3, freeTables: [] });
-    await expect.poll(async () => (await read()).freeTables.length, { timeout: 5000, interval: 100 }).toBe(3);
+    await expect.poll(async () => (await read()).freeTables.length, { timeout: 10_000, interval: 100 }).toBe(3);
     // One sweep may catch all three holds or, if they expired between sweeps, fewer at a time.
     expect((await read()).version).toBeGreaterThanOrEqual(4);
     expect((await read()).version).toBeLessThanOrEqual(6);
@@ -103,16 +104,59 @@ describe('the expiry sweep', () => {
     expect(rows.map((r) => r.status)).toEqual(['expired', 'expired', 'expired']);
   });
 
-  it('leaves nothing for a second sweeper that runs after the first', async () => {
+});
+
+describe.skipIf(!realServers)('concurrent expiry sweeps (needs real PostgreSQL: PGlite runs one transaction at a time, so nothing can race)', () => {
+  let app: TestApp;
+  let fx: Fixtures;
+  beforeAll(async () => {
+    // The sweeps under test are the ones the test runs; the app's own would join in.
+    app = await startTestApp({ HOLD_SWEEP_INTERVAL_SECONDS: '3600' });
+    fx = fixtures(app.db);
+  });
+  afterAll(() => app?.stop());
+
+  async function expiredHold() {
     const club = await fx.club();
     const [table] = await fx.tables(club.id, 1);
     const [night] = await fx.nights(club.id, 1);
     const user = await fx.user();
-    await fx.booking({ nightId: night!.id, tableId: table!.id, userId: user.id, status: 'held', holdExpiresAt: new Date(Date.now() - 1000) });
+    const booking = await fx.booking({ nightId: night!.id, tableId: table!.id, userId: user.id, status: 'held', holdExpiresAt: new Date(Date.now() - 1000) });
+    return { nightId: night!.id, bookingId: booking.id };
+  }
+  const versionOf = async (nightId: string) => (await app.db.select({ v: nights.availabilityVersion }).from(nights).where(eq(nights.id, nightId)))[0]!.v;
+
+  it('releases an expired hold exactly once when two sweepers run at the same time', async () => {
+    const { nightId, bookingId } = await expiredHold();
     const runs = await Promise.all([expireHolds(app.db, app.availability), expireHolds(app.db, app.availability)]);
-    // Whichever instance claims the night releases the hold; together they release it once.
-    expect(runs.flat().filter((id) => id === night!.id).length).toBeLessThanOrEqual(1);
-    const [row] = await app.db.select().from(bookings).where(eq(bookings.nightId, night!.id));
+    expect(runs.flat().filter((id) => id === nightId)).toEqual([nightId]);
+    expect(await versionOf(nightId)).toBe(1);
+    const [row] = await app.db.select().from(bookings).where(eq(bookings.id, bookingId));
     expect(row!.status).toBe('expired');
+  });
+
+  it('passes over a night another transaction holds locked instead of waiting for it, and releases it on a later sweep', async () => {
+    const { nightId, bookingId } = await expiredHold();
+    const holding = latch();
+    const release = latch();
+    // Another instance's sweep, or a booking change, mid-transaction on this night.
+    const other = app.db.transaction(async (tx) => {
+      await tx.select({ id: nights.id }).from(nights).where(eq(nights.id, nightId)).for('update');
+      holding.open();
+      await release.wait;
+    });
+    try {
+      await holding.wait;
+      // Without SKIP LOCKED this sweep would wait for the other transaction: the bound fails it.
+      const passed = await within(5_000, 'a sweep beside a locked night', expireHolds(app.db, app.availability));
+      expect(passed).not.toContain(nightId);
+      const [row] = await app.db.select().from(bookings).where(eq(bookings.id, bookingId));
+      expect(row!.status).toBe('held');
+    } finally {
+      release.open();
+      await other;
+    }
+    expect(await expireHolds(app.db, app.availability)).toContain(nightId);
+    expect(await versionOf(nightId)).toBe(1);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { watchStatements } from '../support/statements.js';
 
 const READ = `query Availability($id: ID!) { night(id: $id) { id availability { version freeTables { label } tables { state table { label } } } } }`;
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }`;
@@ -26,12 +27,19 @@ describe('the availability response cache', () => {
 
   it('answers a repeated read from cache, without SQL, with the same data', async () => {
     const { nightId } = await night();
-    const first = await read(nightId);
-    const second = await read(nightId);
-    expect(hit(first)).toBe(false);
-    expect(hit(second)).toBe(true);
-    expect(second.data).toEqual(first.data);
-    expect(second.headers.get('server-timing')).toContain('desc="0 statements"');
+    const statements = watchStatements();
+    try {
+      const first = await graphql(app.url, READ, { variables: { id: nightId }, headers: { 'x-request-id': 'cache-miss-1' } });
+      const second = await graphql(app.url, READ, { variables: { id: nightId }, headers: { 'x-request-id': 'cache-hit-1' } });
+      expect(hit(first)).toBe(false);
+      expect(hit(second)).toBe(true);
+      expect(second.data).toEqual(first.data);
+      // Counted at the driver: the miss reached the database, the hit did not.
+      expect(statements.sentFor('cache-miss-1')).toBeGreaterThan(0);
+      expect(statements.sentFor('cache-hit-1')).toBe(0);
+    } finally {
+      statements.stop();
+    }
   });
 
   it('never serves a version older than a committed change', async () => {

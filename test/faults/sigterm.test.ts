@@ -111,7 +111,7 @@ describe('SIGTERM', () => {
     const signalledAt = Date.now();
     server.signal('SIGTERM');
     // (A busy event loop — PGlite computes in it — takes the signal a moment later.)
-    await until('new connections to be refused', async () => (await tryConnect(Number(new URL(server.base).port))) === 'ECONNREFUSED', 3_000);
+    await until('new connections to be refused', async () => (await tryConnect(Number(new URL(server.base).port))) === 'ECONNREFUSED');
     // On PostgreSQL, still draining when the listener was already closed.
     if (realServers) expect(answered).toBeLessThan(nightIds.length);
 
@@ -131,9 +131,9 @@ describe('SIGTERM', () => {
     // Requests were still being answered after the signal.
     expect(answers.filter((a) => a.status === 200 && a.at > signalledAt).length).toBeGreaterThan(0);
     const exit = await server.exited;
+    // Exit 0: everything drained within SHUTDOWN_TIMEOUT_SECONDS (past it, the exit is 1).
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(exit.at - signalledAt).toBeLessThan(10_000);
-    await until('the dashboard to see the close', () => live.closeCode() !== undefined, 2_000);
+    await until('the dashboard to see the close', () => live.closeCode() !== undefined);
     expect(live.closeCode()).toBe(1001);
     await live.dispose();
     storage.proxy?.delay(0);
@@ -181,11 +181,10 @@ describe.skipIf(!realServers)('SIGTERM past the bound (needs real PostgreSQL: th
       () => 'cut off',
     );
     await sleep(2_000);
-    const signalledAt = Date.now();
     server.signal('SIGTERM');
     const exit = await server.exited;
+    // The bound, not the hold, ended it: waiting for the hold would have answered it and exited 0.
     expect(exit.code).toBe(1);
-    expect(exit.at - signalledAt).toBeLessThan(2_500);
     expect(await hold).toBe('cut off');
     expect(server.stdout()).toContain('Shutdown took longer than SHUTDOWN_TIMEOUT_SECONDS');
 

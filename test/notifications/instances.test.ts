@@ -5,7 +5,7 @@ import { createTokenService } from '../../src/platform/auth.js';
 import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { eventually, sendJson, startHttpServer, type LocalHttpServer } from '../support/http.js';
-import { realServers } from '../support/app.js';
+import { realRedis, realServers } from '../support/app.js';
 import { startCluster, type Cluster } from '../support/cluster.js';
 import { subscribe } from '../support/ws.js';
 import { untilListening } from '../support/notifications.js';
@@ -31,7 +31,7 @@ async function bookedClub(cluster: Cluster, guests: number, receiver?: LocalHttp
 }
 
 // Processes killed and subscribers on other instances need a shared PostgreSQL and Redis.
-describe.skipIf(!realServers)('outbox delivery across instances', () => {
+describe.skipIf(!realServers || !realRedis)('outbox delivery across instances (needs real PostgreSQL and Redis: several server processes share them)', () => {
   let cluster: Cluster | undefined;
   let receiver: LocalHttpServer | undefined;
   afterEach(async () => {

@@ -1,17 +1,19 @@
-import { eq, inArray } from 'drizzle-orm';
+import { count, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outbox, users } from '../../src/db/schema.js';
+import { campaigns, outbox, users } from '../../src/db/schema.js';
 import { claimOutboxBatch, retryDelayMs } from '../../src/modules/notifications/worker.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { eventually, sendJson, startHttpServer, type LocalHttpServer } from '../support/http.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { realServers, startTestApp, type TestApp } from '../support/app.js';
+import { latch, within } from '../support/bounded.js';
 import { untilListening } from '../support/notifications.js';
 import { subscribe } from '../support/ws.js';
 
 const SEND = `mutation($input: SendCampaignInput!) { sendCampaign(input: $input) { id recipients message club { id } } }`;
 const PROGRESS = `query($id: ID!) { campaign(id: $id) { recipients sent failed pending } }`;
 const MAX_ATTEMPTS = 4;
+const RETRY_BASE_MS = 100;
 
 describe('campaigns and webhook delivery', () => {
   let app: TestApp;
@@ -33,7 +35,7 @@ describe('campaigns and webhook delivery', () => {
     app = await startTestApp({
       WISHLIST_SYNC_ENABLED: 'false',
       OUTBOX_POLL_MS: '50',
-      OUTBOX_RETRY_BASE_MS: '100',
+      OUTBOX_RETRY_BASE_MS: String(RETRY_BASE_MS),
       OUTBOX_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
     });
     fx = fixtures(app.db);
@@ -99,27 +101,47 @@ describe('campaigns and webhook delivery', () => {
     const otherManager = await app.token({ subject: 'manager-elsewhere', roles: ['manager'], clubIds: [crypto.randomUUID()] });
     const host = await app.token({ subject: 'host-here', roles: ['host'], clubIds: [club.id] });
     const input = { clubId: club.id, message: 'Hello' };
+    const written = async () => {
+      const [[rows], [sent]] = await Promise.all([app.db.select({ n: count() }).from(outbox), app.db.select({ n: count() }).from(campaigns)]);
+      return { outbox: rows!.n, campaigns: sent!.n };
+    };
+    const before = await written();
     expect(codes(await graphql(app.url, SEND, { variables: { input } }))).toEqual(['UNAUTHENTICATED']);
     expect(codes(await graphql(app.url, SEND, { token: host, variables: { input } }))).toEqual(['FORBIDDEN']);
     expect(codes(await graphql(app.url, SEND, { token: otherManager, variables: { input } }))).toEqual(['FORBIDDEN']);
     expect(codes(await graphql(app.url, SEND, { token: manager, variables: { input: { ...input, message: '   ' } } }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await graphql(app.url, SEND, { token: manager, variables: { input: { ...input, message: 'x'.repeat(1_001) } } }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await graphql(app.url, SEND, { token: manager, variables: { input: { ...input, clubId: crypto.randomUUID() } } }))).toEqual(['NOT_FOUND']);
-    expect(await app.db.select().from(outbox).where(eq(outbox.dedupKey, `never`))).toHaveLength(0);
+    expect(await written()).toEqual(before);
 
+    // The same call, allowed and well-formed, writes: the counts above can move.
     const sent = await graphql(app.url, SEND, { token: manager, variables: { input } });
+    expect(await written()).toEqual({ outbox: before.outbox + 1, campaigns: before.campaigns + 1 });
     expect(codes(await graphql(app.url, PROGRESS, { token: otherManager, variables: { id: sent.data.sendCampaign.id } }))).toEqual(['FORBIDDEN']);
     expect((await graphql(app.url, PROGRESS, { token: manager, variables: { id: crypto.randomUUID() } })).data.campaign).toBeNull();
   });
 
-  it('returns the first campaign for a retry with the same idempotency key and writes nothing more', async () => {
+  it('returns the first campaign for a replay with the same idempotency key and writes nothing more', async () => {
     const { club, manager } = await clubWithGuests(2);
     const input = { clubId: club.id, message: 'Last call', idempotencyKey: 'campaign-1' };
-    const answers = await Promise.all(Array.from({ length: 5 }, () => graphql(app.url, SEND, { token: manager, variables: { input } })));
+    const first = await graphql(app.url, SEND, { token: manager, variables: { input } });
+    const again = await graphql(app.url, SEND, { token: manager, variables: { input } });
+    expect(again.data.sendCampaign.id).toBe(first.data.sendCampaign.id);
+    expect(await app.db.select().from(outbox).where(eq(outbox.campaignId, first.data.sendCampaign.id))).toHaveLength(2);
+    expect(await app.db.select().from(campaigns).where(eq(campaigns.clubId, club.id))).toHaveLength(1);
+    expect(codes(await graphql(app.url, SEND, { token: manager, variables: { input: { ...input, message: 'Other' } } }))).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+  });
+
+  // PGlite runs one transaction at a time: concurrent sends there arrive one after another.
+  it.skipIf(!realServers)('counts 20 concurrent sends with one idempotency key as one campaign (needs real PostgreSQL: PGlite runs one transaction at a time)', async () => {
+    const { club, manager } = await clubWithGuests(2);
+    const input = { clubId: club.id, message: 'Doors close', idempotencyKey: 'campaign-race' };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => graphql(app.url, SEND, { token: manager, variables: { input } })));
+    expect(answers.flatMap((a) => a.errors ?? [])).toEqual([]);
     const ids = new Set(answers.map((a) => a.data.sendCampaign.id));
     expect(ids.size).toBe(1);
+    expect(await app.db.select().from(campaigns).where(eq(campaigns.clubId, club.id))).toHaveLength(1);
     expect(await app.db.select().from(outbox).where(eq(outbox.campaignId, [...ids][0]))).toHaveLength(2);
-    expect(codes(await graphql(app.url, SEND, { token: manager, variables: { input: { ...input, message: 'Other' } } }))).toEqual(['IDEMPOTENCY_KEY_REUSED']);
   });
 
   it('delivers to a receiver that fails three times on the fourth attempt, with the same delivery id each time', async () => {
@@ -134,9 +156,12 @@ describe('campaigns and webhook delivery', () => {
     await eventually(() => receiver.requests.filter((r) => r.path === path).length === 4, 'four attempts');
     const attempts = receiver.requests.filter((r) => r.path === path);
     expect(new Set(attempts.map((r) => r.headers['nightgraph-delivery'])).size).toBe(1);
-    // Backoff between attempts grows.
+    // Backoff between attempts grows: the wait after failed attempt k is drawn from
+    // [base·2^(k−1)/2, base·2^(k−1)], so each gap is at least twice the previous lower bound.
+    // Lower bounds only: a slow machine makes gaps longer, never shorter.
     const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i]!.at);
-    expect(gaps.every((gap) => gap >= 40)).toBe(true);
+    const floors = gaps.map((_, i) => (RETRY_BASE_MS * 2 ** i) / 2);
+    expect(gaps.map((gap, i) => gap >= floors[i]!), `gaps ${gaps.join(', ')} ms against floors ${floors.join(', ')} ms`).toEqual([true, true, true]);
     await eventually(async () => {
       const [row] = await app.db.select().from(outbox).where(eq(outbox.campaignId, sent.data.sendCampaign.id));
       return row!.processedAt !== null;
@@ -188,35 +213,7 @@ describe('campaigns and webhook delivery', () => {
   });
 });
 
-describe('claiming outbox rows', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await startTestApp({ OUTBOX_WORKERS: '0', WISHLIST_SYNC_ENABLED: 'false' });
-  });
-  afterAll(() => app?.stop());
-
-  it('never gives a row to two concurrent claimers in the same attempt', async () => {
-    const [user] = await app.db.insert(users).values({ subject: 'claims' }).returning();
-    const rows = await app.db
-      .insert(outbox)
-      .values(Array.from({ length: 600 }, (_, i) => ({ topic: 'notification', dedupKey: `claim-test-${i}`, payload: { kind: 'CAMPAIGN', userId: user!.id, message: 'x' } })))
-      .returning({ id: outbox.id });
-    const claimed: number[] = [];
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (;;) {
-          const batch = await claimOutboxBatch(app.db, 25, 60);
-          if (batch.rows.length === 0) return;
-          claimed.push(...batch.rows.map((r) => r.id));
-        }
-      }),
-    );
-    expect(claimed).toHaveLength(600);
-    expect(new Set(claimed).size).toBe(600);
-    const after = await app.db.select().from(outbox).where(inArray(outbox.id, rows.map((r) => r.id)));
-    expect(after.every((r) => r.attempts === 1 && r.leaseToken !== null)).toBe(true);
-  });
-
+describe('outbox backoff', () => {
   it('backs off exponentially with jitter, within the cap', () => {
     const settings = { retryBaseMs: 1_000, retryMaxMs: 60_000 };
     for (let i = 0; i < 200; i++) {
@@ -228,5 +225,68 @@ describe('claiming outbox rows', () => {
       expect(third).toBeLessThanOrEqual(4_000);
       expect(retryDelayMs(40, settings)).toBeLessThanOrEqual(60_000);
     }
+  });
+});
+
+// PGlite runs one statement at a time: claimers there take turns, and would pass without any lock.
+describe.skipIf(!realServers)('claiming outbox rows concurrently (needs real PostgreSQL: PGlite runs one statement at a time, so nothing can race)', () => {
+  let app: TestApp;
+  let userId: string;
+  beforeAll(async () => {
+    app = await startTestApp({ OUTBOX_WORKERS: '0', WISHLIST_SYNC_ENABLED: 'false', DB_POOL_MAX: '12' });
+    const [user] = await app.db.insert(users).values({ subject: 'claims' }).returning();
+    userId = user!.id;
+  });
+  afterAll(() => app?.stop());
+
+  const due = (n: number, prefix: string) =>
+    app.db
+      .insert(outbox)
+      .values(Array.from({ length: n }, (_, i) => ({ topic: 'notification', dedupKey: `${prefix}-${i}`, payload: { kind: 'CAMPAIGN', userId, message: 'x' } })))
+      .returning({ id: outbox.id });
+
+  it('never gives a row to two of 8 concurrent claimers in the same attempt', async () => {
+    const rows = await due(600, 'claim-test');
+    const claimedBy: number[][] = Array.from({ length: 8 }, () => []);
+    await Promise.all(
+      claimedBy.map(async (mine) => {
+        for (;;) {
+          const batch = await claimOutboxBatch(app.db, 25, 60);
+          if (batch.rows.length === 0) return;
+          mine.push(...batch.rows.map((r) => r.id));
+        }
+      }),
+    );
+    const claimed = claimedBy.flat();
+    expect(claimed).toHaveLength(600);
+    expect(new Set(claimed).size).toBe(600);
+    // They did claim side by side: more than one claimer got rows.
+    expect(claimedBy.filter((mine) => mine.length > 0).length).toBeGreaterThan(1);
+    const after = await app.db.select().from(outbox).where(inArray(outbox.id, rows.map((r) => r.id)));
+    expect(after.every((r) => r.attempts === 1 && r.leaseToken !== null)).toBe(true);
+  });
+
+  it('takes the rows nobody is claiming while another claimer holds its rows locked, without waiting for them', async () => {
+    const rows = (await due(10, 'skip-test')).map((r) => r.id).sort((a, b) => a - b);
+    const locked = rows.slice(0, 5);
+    const holding = latch();
+    const release = latch();
+    // Another claimer, mid-claim: its rows locked by a transaction that has not committed.
+    const other = app.db.transaction(async (tx) => {
+      await tx.select({ id: outbox.id }).from(outbox).where(inArray(outbox.id, locked)).for('update');
+      holding.open();
+      await release.wait;
+    });
+    try {
+      await holding.wait;
+      // Without SKIP LOCKED this claim would wait for the other transaction: the bound fails it.
+      const batch = await within(5_000, 'a claim beside locked rows', claimOutboxBatch(app.db, 10, 60));
+      expect(batch.rows.map((r) => r.id)).toEqual(rows.slice(5));
+    } finally {
+      release.open();
+      await other;
+    }
+    const after = await app.db.select().from(outbox).where(inArray(outbox.id, locked));
+    expect(after.map((r) => r.attempts)).toEqual([0, 0, 0, 0, 0]);
   });
 });

@@ -95,7 +95,7 @@ describe('memory cache bound', () => {
   });
 });
 
-describe.skipIf(!redisUrl)('Redis (needs REDIS_URL: a real Redis server)', () => {
+describe.skipIf(!redisUrl)('Redis (needs real Redis: REDIS_URL)', () => {
   afterAll(async () => {
     const { commands } = await redisPair();
     const keys = await commands.keys(`${prefix}*`);

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { sample, scrape } from './support.js';
+import { sample, scrape } from '../support/metrics.js';
 
 const SUBSCRIPTION = 'subscription Live($nightId: ID!) { availabilityChanged(nightId: $nightId) { version } }';
 

@@ -86,14 +86,4 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The value of one series in a Prometheus text exposition (0 when absent). */
-export function sample(metrics: string, series: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-export async function scrape(graphqlUrl: string): Promise<string> {
-  return (await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@ import { codes, graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
+import { watchStatements } from '../support/statements.js';
 
 const LIMITS = {
   QUERY_MAX_DEPTH: '5',
@@ -61,9 +62,11 @@ describe('query limits', () => {
     const streamers = await fx.streamers(4);
     const token = await app.token({ subject: 'aliaser' });
     const mutation = `mutation { ${streamers.map((s, i) => `t${i}: trackStreamer(streamerId: "${s.id}") { id }`).join(' ')} }`;
-    const response = await graphql(app.url, mutation, { token });
+    const statements = watchStatements();
+    const response = await graphql(app.url, mutation, { token, headers: { 'x-request-id': 'over-limit-1' } }).finally(() => statements.stop());
     expect(codes(response)).toEqual(['QUERY_TOO_COMPLEX']);
-    expect(response.extensions?.sql?.statements ?? 0).toBe(0);
+    expect(response.extensions?.sql?.statements).toBe(0);
+    expect(statements.sentFor('over-limit-1')).toBe(0);
     expect(await app.db.select().from(userStreamers)).toEqual([]);
   });
 });

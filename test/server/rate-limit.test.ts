@@ -4,6 +4,7 @@ import { codes, graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { realRedis, startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
+import { watchStatements } from '../support/statements.js';
 
 const LIMITS = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_QUERIES_PER_MINUTE: '5', RATE_LIMIT_MUTATIONS_PER_MINUTE: '2' };
 const QUERY = `{ clubs { pageInfo { hasNextPage } } }`;
@@ -56,9 +57,11 @@ describe('rate limits', () => {
     const token = await app.token({ subject: 'busy-writer' });
     const track = `mutation($id: ID!) { trackStreamer(streamerId: $id) { id } }`;
     for (let i = 0; i < 2; i++) expect((await graphql(app.url, track, { token, variables: { id: streamer!.id } })).errors).toBeUndefined();
-    const refused = await graphql(app.url, track, { token, variables: { id: streamer!.id } });
+    const statements = watchStatements();
+    const refused = await graphql(app.url, track, { token, variables: { id: streamer!.id }, headers: { 'x-request-id': 'over-budget-1' } }).finally(() => statements.stop());
     expect(codes(refused)).toEqual(['RATE_LIMITED']);
-    expect(refused.extensions?.sql?.statements ?? 0).toBe(0);
+    expect(refused.extensions?.sql?.statements).toBe(0);
+    expect(statements.sentFor('over-budget-1')).toBe(0);
     // Queries still pass: a separate budget.
     expect((await graphql(app.url, QUERY, { token })).errors).toBeUndefined();
   });
@@ -98,7 +101,7 @@ describe('rate limits', () => {
 });
 
 // Two instances draw from one budget only through a shared store: Redis.
-describe.skipIf(!realRedis)('rate limits across instances', () => {
+describe.skipIf(!realRedis)('rate limits across instances (needs real Redis: embedded limits live in one process)', () => {
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {

@@ -107,7 +107,7 @@ describe('table sessions and deposits', () => {
   });
 });
 
-describe.skipIf(!realServers)('deposit races (real PostgreSQL only: PGlite runs one transaction at a time, so nothing can race)', () => {
+describe.skipIf(!realServers)('deposit races (needs real PostgreSQL: PGlite runs one transaction at a time, so nothing can race)', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({ DB_POOL_MAX: '20' });

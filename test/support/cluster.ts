@@ -56,8 +56,3 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
   };
 }
 
-/** The value of a counter sample in Prometheus text, 0 when absent. */
-export function sample(metrics: string, series: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}

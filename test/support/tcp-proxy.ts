@@ -1,4 +1,5 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { StatementReader } from './pg-statements.js';
 
 export interface TcpProxy {
   /** The loopback port it listens on. */
@@ -12,6 +13,14 @@ export interface TcpProxy {
    * is anybody told; new connections are accepted and hear nothing.
    */
   cut(options?: { silently?: boolean }): void;
+  /**
+   * For a PostgreSQL target: cuts the line (as `cut()` does) the moment a client runs a
+   * statement starting with `at` on a connection that ran one starting with `after`
+   * earlier — e.g. `cutWhenSent('commit', { after: 'begin' })` lands inside a transaction.
+   * With `forward: false` the chunk carrying it is dropped, so the server never sees it;
+   * with `forward: true` it is sent first. Matching ignores case. Resolves once the line is cut.
+   */
+  cutWhenSent(at: string, options: { after: string; forward: boolean }): Promise<void>;
   /** Forwards again: new connections reach the target; silently held ones resume, in order. */
   restore(): void;
   /** Holds every chunk for `ms` before forwarding it, both ways, order kept (0: none). */
@@ -28,6 +37,17 @@ interface Line {
   held: { toUpstream: Buffer[]; toClient: Buffer[] };
   /** When the last chunk of each direction is due, so a shorter delay never overtakes. */
   dueAt: { toUpstream: number; toClient: number };
+  /** What the client runs, for a PostgreSQL target. */
+  statements: StatementReader;
+  /** Whether this connection ran the armed trigger's `after` statement. */
+  sawAfter: boolean;
+}
+
+interface Trigger {
+  at: string;
+  after: string;
+  forward: boolean;
+  fired(): void;
 }
 
 /**
@@ -38,6 +58,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const lines = new Set<Line>();
   let mode: 'open' | 'reset' | 'silent' = 'open';
   let latencyMs = 0;
+  let trigger: Trigger | undefined;
 
   const end = (line: Line) => {
     lines.delete(line);
@@ -67,14 +88,42 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     });
   };
 
+  const cutAll = () => {
+    mode = 'reset';
+    for (const line of [...lines]) {
+      lines.delete(line);
+      line.client.resetAndDestroy();
+      line.upstream?.resetAndDestroy();
+    }
+  };
+  /** Whether `chunk`, sent by the client, fires the armed trigger (it then cuts the line). */
+  const fires = (line: Line, chunk: Buffer): boolean => {
+    const run = line.statements.read(chunk).map((text) => text.trimStart().toLowerCase());
+    if (!trigger) return false;
+    const armed = trigger;
+    let hit = false;
+    for (const text of run) {
+      if (line.sawAfter && text.startsWith(armed.at)) hit = true;
+      else if (text.startsWith(armed.after)) line.sawAfter = true;
+    }
+    if (!hit) return false;
+    trigger = undefined;
+    if (armed.forward) line.upstream!.write(chunk, () => cutAll());
+    else cutAll();
+    armed.fired();
+    return true;
+  };
+
   const server = createServer((client) => {
     if (mode === 'reset') {
       client.resetAndDestroy();
       return;
     }
-    const line: Line = { client, upstream: undefined, held: { toUpstream: [], toClient: [] }, dueAt: { toUpstream: 0, toClient: 0 } };
+    const line: Line = { client, upstream: undefined, held: { toUpstream: [], toClient: [] }, dueAt: { toUpstream: 0, toClient: 0 }, statements: new StatementReader(), sawAfter: false };
     lines.add(line);
-    client.on('data', (chunk: Buffer) => send(line, 'toUpstream', chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (!fires(line, chunk)) send(line, 'toUpstream', chunk);
+    });
     client.on('error', () => end(line));
     client.on('close', () => {
       const wait = Math.max(0, line.dueAt.toUpstream - Date.now());
@@ -95,13 +144,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return parsed.toString();
     },
     cut(options = {}) {
-      mode = options.silently ? 'silent' : 'reset';
-      if (mode === 'silent') return;
-      for (const line of [...lines]) {
-        lines.delete(line);
-        line.client.resetAndDestroy();
-        line.upstream?.resetAndDestroy();
-      }
+      if (options.silently) mode = 'silent';
+      else cutAll();
+    },
+    cutWhenSent(at, { after, forward }) {
+      for (const line of lines) line.sawAfter = false;
+      return new Promise<void>((fired) => {
+        trigger = { at: at.toLowerCase(), after: after.toLowerCase(), forward, fired };
+      });
     },
     restore() {
       const wasSilent = mode === 'silent';

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { PGlite, type Transaction as PgliteTransaction } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -9,7 +10,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
-import { timeStatement } from '../platform/sql-stats.js';
+import { statementSent, timeStatement } from '../platform/sql-stats.js';
 import * as schema from './schema.js';
 
 /** The database every module works with; it does not know which driver is behind it. */
@@ -131,7 +132,7 @@ async function openPostgres(config: Extract<Config['database'], { kind: 'postgre
 
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
+  const client = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm, btree_gist } });
   const running = { count: 0 };
   const db = drizzlePglite({ client: instrumentPglite(client, running), schema }) as unknown as Database;
   return {
@@ -240,9 +241,11 @@ class GuardedPool {
   }
 
   /**
-   * The client Drizzle sees: every statement it sends — on the pool, in a transaction or
-   * a savepoint — is counted and timed for the current request, and sent as a prepared
-   * statement. Drizzle sends unnamed statements unless each query is given a name, and
+   * The client Drizzle sees. Every statement it sends — on the pool, in a transaction or
+   * a savepoint — is counted and timed for the current request, and so is every one
+   * postgres.js sends for a transaction of it (BEGIN, COMMIT or ROLLBACK, SAVEPOINT,
+   * ROLLBACK TO). Drizzle's are sent as prepared statements: Drizzle sends unnamed
+   * statements unless each query is given a name, and
    * PostgreSQL then plans every execution afresh: measured here, planning the
    * availability join took 1.1 ms against 0.17 ms to run it. postgres.js caches one
    * prepared statement per statement text and connection; the texts are few because
@@ -266,16 +269,42 @@ class GuardedPool {
     });
   }
 
+  /**
+   * `begin(options?, callback)` on a lease of its own. postgres.js sends BEGIN and calls
+   * the callback once it is answered; when the callback settles it sends COMMIT (or
+   * ROLLBACK) and settles once that is answered. Both are counted here, as sent.
+   */
   private transaction(target: postgres.Sql, args: unknown[]): Promise<unknown> {
     const callback = args.pop() as (tx: postgres.Sql) => unknown;
     const begin = target.begin as (...a: unknown[]) => Promise<unknown>;
-    return this.lease((lease) =>
-      begin.call(target, ...args, (tx: postgres.Sql) => {
+    const options = typeof args[0] === 'string' ? args[0] : '';
+    return this.lease((lease) => {
+      const begun = statementSent(`begin ${options}`.trim());
+      let ended: (() => void) | undefined;
+      const sent = begin.call(target, ...args, (tx: postgres.Sql) => {
+        begun();
         lease.answered(); // BEGIN
-        // COMMIT (or ROLLBACK) is in flight once the callback settles.
-        return Promise.resolve(callback(this.inTransaction(tx, lease))).finally(() => lease.sending());
-      }),
-    );
+        return outcomeOf(() => callback(this.inTransaction(tx, lease))).then(
+          (value) => {
+            ended = statementSent('commit');
+            lease.sending();
+            return value;
+          },
+          (error: unknown) => {
+            ended = statementSent('rollback');
+            lease.sending();
+            throw error;
+          },
+        );
+      });
+      // A BEGIN that failed was answered too, with its error.
+      const answered = () => {
+        begun();
+        ended?.();
+      };
+      sent.then(answered, answered);
+      return sent;
+    });
   }
 
   private inTransaction(tx: postgres.Sql, lease: Lease): postgres.Sql {
@@ -287,16 +316,35 @@ class GuardedPool {
               this.within(lease, () => timeStatement(send, query)),
             );
         }
-        if (property === 'savepoint') {
-          const savepoint = (target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => Promise<unknown>;
-          return (...args: unknown[]) => {
-            const callback = args.pop() as (sp: postgres.Sql) => unknown;
-            return savepoint.call(target, ...args, (sp: postgres.Sql) => callback(this.inTransaction(sp, lease)));
-          };
-        }
+        if (property === 'savepoint') return (...args: unknown[]) => this.savepoint(target, lease, args);
         return Reflect.get(target, property, receiver);
       },
     });
+  }
+
+  /**
+   * `savepoint(name?, callback)` in a transaction. postgres.js sends SAVEPOINT and calls
+   * the callback once it is answered; if the callback fails it sends ROLLBACK TO the
+   * savepoint, if it succeeds nothing (no RELEASE: COMMIT releases it). Counted as sent.
+   */
+  private savepoint(target: postgres.Sql, lease: Lease, args: unknown[]): Promise<unknown> {
+    const callback = args.pop() as (sp: postgres.Sql) => unknown;
+    const savepoint = (target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => Promise<unknown>;
+    const saved = statementSent('savepoint');
+    let rolledBack: (() => void) | undefined;
+    const sent = savepoint.call(target, ...args, (sp: postgres.Sql) => {
+      saved();
+      return outcomeOf(() => callback(this.inTransaction(sp, lease))).catch((error: unknown) => {
+        rolledBack = statementSent('rollback to savepoint');
+        throw error;
+      });
+    });
+    const answered = () => {
+      saved();
+      rolledBack?.();
+    };
+    sent.then(answered, answered);
+    return sent;
   }
 
   /** Runs `send` holding a lease: a connection to itself, or DATABASE_BUSY after the wait. */
@@ -493,6 +541,15 @@ function onFirstAwait<Q extends PromiseLike<unknown>>(query: Q, run: (send: () =
   return query;
 }
 
+/** `fn`'s result as a promise, rejected if `fn` throws. */
+function outcomeOf(fn: () => unknown): Promise<unknown> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Errors that mean PostgreSQL could not be reached or dropped the connection. */
 const CONNECTION_FAILURES = new Set([
   'ECONNREFUSED',
@@ -528,6 +585,12 @@ function isStatementTimeout(error: unknown): boolean {
   return pgCode(error) === '57014' && /statement timeout/.test((error as Error).message);
 }
 
+/**
+ * Counts and times every statement sent through `client`: Drizzle's (`query`, `exec`),
+ * and those PGlite sends itself for a transaction — BEGIN, then COMMIT, or ROLLBACK when
+ * the callback fails or calls `rollback()`. Drizzle sends a nested transaction's
+ * SAVEPOINT and RELEASE (or ROLLBACK TO) through `query`, counted with the rest.
+ */
 function instrumentPglite<C extends PGlite | PgliteTransaction>(client: C, running?: { count: number }): C {
   const counted = <T>(work: () => Promise<T>): Promise<T> => {
     if (!running) return work();
@@ -543,11 +606,36 @@ function instrumentPglite<C extends PGlite | PgliteTransaction>(client: C, runni
         return (...args: unknown[]) =>
           counted(() => timeStatement(() => original.apply(target, args), typeof args[0] === 'string' ? args[0] : undefined));
       }
+      const value = Reflect.get(target, property, receiver);
+      if (property === 'rollback' && typeof value === 'function') {
+        return () => timeStatement(() => (value as () => Promise<void>).call(target), 'ROLLBACK');
+      }
       if (property === 'transaction') {
         const original = (target as PGlite).transaction.bind(target);
-        return (callback: (tx: PgliteTransaction) => Promise<unknown>) => counted(() => original((tx) => callback(instrumentPglite(tx))));
+        return (callback: (tx: PgliteTransaction) => Promise<unknown>) =>
+          counted(() => {
+            // Counted when asked for: PGlite may first finish a transaction running before it.
+            const begun = statementSent('BEGIN');
+            let ended: (() => void) | undefined;
+            const sent = original(async (tx) => {
+              begun();
+              try {
+                const result = await callback(instrumentPglite(tx));
+                if (!tx.closed) ended = statementSent('COMMIT');
+                return result;
+              } catch (error) {
+                if (!tx.closed) ended = statementSent('ROLLBACK');
+                throw error;
+              }
+            });
+            const answered = () => {
+              begun();
+              ended?.();
+            };
+            sent.then(answered, answered);
+            return sent;
+          });
       }
-      const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });

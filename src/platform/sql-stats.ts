@@ -1,7 +1,22 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 
-/** What one request (or any other unit of work) asked of the database. */
+/**
+ * What one request (or any other unit of work) asked of the database.
+ *
+ * What a request is charged — the rule behind `extensions.sql`, `Server-Timing` and the
+ * per-operation metrics:
+ * - every statement sent in the request's async context while it is being served,
+ *   however deep: queries, and a transaction's own statements (BEGIN, COMMIT or ROLLBACK,
+ *   SAVEPOINT and RELEASE or ROLLBACK TO), each once, as the driver sends them;
+ * - a computation shared by concurrent requests (single-flight) is charged to the request
+ *   that started it, once; a request that joins it waits for it but is charged nothing;
+ * - nothing once the request's answer is ready (`countSqlIn` settled): its numbers are
+ *   final, whatever it left running;
+ * - nothing for work it starts without waiting for it, run through `outsideSqlCounter`
+ *   (after a commit: recomputing and announcing vote results). Such work is charged to
+ *   no request; observers (slow-statement log, statement-duration histogram) still see it.
+ */
 export interface SqlStats {
   statements: number;
   durationMs: number;
@@ -11,14 +26,34 @@ const storage = new AsyncLocalStorage<SqlStats>();
 /** `text` is the statement as sent, with placeholders: parameter values are never reported. */
 type StatementObserver = (durationMs: number, text: string | undefined) => void;
 const observers = new Set<StatementObserver>();
+/** Counters whose request has its answer: they change no more. */
+const answered = new WeakSet<SqlStats>();
 
 export function newSqlStats(): SqlStats {
   return { statements: 0, durationMs: 0 };
 }
 
-/** Runs `fn` with `stats` as the counter: every statement sent inside it, however deep, is counted. */
-export function countSqlIn<T>(stats: SqlStats, fn: () => T): T {
-  return storage.run(stats, fn);
+/**
+ * Runs `work` with `stats` as the counter: every statement sent inside it, however deep,
+ * is counted, until `work` settles; from then on `stats` stays as it is.
+ */
+export async function countSqlIn<T>(stats: SqlStats, work: () => Promise<T>): Promise<T> {
+  try {
+    return await storage.run(stats, work);
+  } finally {
+    answered.add(stats);
+  }
+}
+
+/**
+ * Runs `fn` with no counter: for work a request starts and does not wait for. Its
+ * statements are charged to no request, so none is charged after it answered, and a
+ * request's count does not depend on how far such work got before the answer. Only the
+ * counter is left behind: observers run in the request's other async state, so the
+ * slow-statement log still names the request that caused the work.
+ */
+export function outsideSqlCounter<T>(fn: () => T): T {
+  return storage.exit(fn);
 }
 
 /**
@@ -55,20 +90,25 @@ export function watchSlowStatements(
 }
 
 /**
+ * Counts a statement the driver sends now (one we do not send ourselves: BEGIN, COMMIT,
+ * ROLLBACK, a savepoint) and returns the function to call when its answer arrives, from
+ * wherever the driver tells us; it adds the round-trip time, tells observers in the async
+ * context that sent the statement, and does nothing when called again.
+ */
+export function statementSent(text?: string): () => void {
+  const settle = startStatement(text);
+  const inSender = AsyncLocalStorage.snapshot();
+  return () => inSender(settle);
+}
+
+/**
  * Counts a statement when it is sent and adds its round-trip time when it settles.
  * The counter is the one of the async context that sent it, so concurrent requests
  * never see each other's statements. `text` (the statement with its placeholders, never
  * its parameters) is passed on to observers, for the slow-statement log.
  */
 export function timeStatement<T>(run: () => PromiseLike<T>, text?: string): Promise<T> {
-  const stats = storage.getStore();
-  if (stats) stats.statements += 1;
-  const started = performance.now();
-  const settle = () => {
-    const elapsed = performance.now() - started;
-    if (stats) stats.durationMs += elapsed;
-    for (const observe of observers) observe(elapsed, text);
-  };
+  const settle = startStatement(text);
   return Promise.resolve(run()).then(
     (value) => {
       settle();
@@ -79,4 +119,20 @@ export function timeStatement<T>(run: () => PromiseLike<T>, text?: string): Prom
       throw error;
     },
   );
+}
+
+/** Counts a statement for the current context; the returned function records its answer, once. */
+function startStatement(text: string | undefined): () => void {
+  const stats = storage.getStore();
+  const counting = stats !== undefined && !answered.has(stats);
+  if (counting) stats.statements += 1;
+  const started = performance.now();
+  let settled = false;
+  return () => {
+    if (settled) return;
+    settled = true;
+    const elapsed = performance.now() - started;
+    if (counting && !answered.has(stats)) stats.durationMs += elapsed;
+    for (const observe of observers) observe(elapsed, text);
+  };
 }

@@ -70,8 +70,75 @@ describe('vote session results', () => {
     const club = await fx.club();
     const [song] = await fx.songs(club.id, ['Only']);
     const session = await fx.voteSession(club.id, [song!.id]);
+    await fx.votes(session.id, song!.id, 2);
     const query = `query($slug: String!) { club(slug: $slug) { activeVoteSession { id results { totalVotes entries { percentage } } } } }`;
     const active = await graphql(app.url, query, { variables: { slug: club.slug } });
-    expect(active.data.club.activeVoteSession).toEqual({ id: session.id, results: { totalVotes: 0, entries: [{ percentage: 0 }] } });
+    expect(active.data.club.activeVoteSession).toEqual({ id: session.id, results: { totalVotes: 2, entries: [{ percentage: 100 }] } });
+
+    const manager = await app.token({ subject: `manager-of-${club.slug}`, roles: ['manager'], clubIds: [club.id] });
+    const ended = await graphql(app.url, `mutation($id: ID!) { endVoteSession(id: $id) { id status endedAt } }`, {
+      token: manager,
+      variables: { id: session.id },
+    });
+    expect(ended.errors).toBeUndefined();
+    expect(ended.data.endVoteSession).toMatchObject({ id: session.id, status: 'ENDED', endedAt: expect.any(String) });
+
+    const after = await graphql(app.url, query, { variables: { slug: club.slug } });
+    expect(after.errors).toBeUndefined();
+    expect(after.data.club.activeVoteSession).toBeNull();
+    // The ended session keeps its results.
+    const kept = await graphql(app.url, `query($id: ID!) { voteSession(id: $id) { status endedAt results { totalVotes } } }`, {
+      variables: { id: session.id },
+    });
+    expect(kept.data.voteSession).toEqual({ status: 'ENDED', endedAt: ended.data.endVoteSession.endedAt, results: { totalVotes: 2 } });
+  });
+});
+
+describe("vote results of many clubs' active sessions", () => {
+  let app: TestApp;
+  let fx: Fixtures;
+  beforeAll(async () => {
+    // An app of its own, so `clubs` lists only the clubs built here.
+    app = await startTestApp();
+    fx = fixtures(app.db);
+  });
+  afterAll(() => app?.stop());
+
+  const CLUBS = `query($first: Int!, $after: String) { clubs(first: $first, after: $after) {
+    edges { cursor node { slug activeVoteSession { id results { totalVotes entries { votes song { title } } } } } } } }`;
+
+  it('computes the results missing from the cache of 20 sessions with the statements of 1', async () => {
+    // Club i's session offers songs `i-hit` and `i-miss`; `i-hit` has (i % 4) + 1 votes.
+    const built = new Map<string, { sessionId: string; votes: number; hit: string; miss: string }>();
+    for (let i = 0; i <= 20; i += 1) {
+      const slug = `batch-${String(i).padStart(2, '0')}`;
+      const club = await fx.club({ slug });
+      const [hit, miss] = await fx.songs(club.id, [`${i}-hit`, `${i}-miss`]);
+      const session = await fx.voteSession(club.id, [miss!.id, hit!.id]);
+      await fx.votes(session.id, hit!.id, (i % 4) + 1);
+      built.set(slug, { sessionId: session.id, votes: (i % 4) + 1, hit: hit!.title, miss: miss!.title });
+    }
+    const expected = (slug: string) => {
+      const club = built.get(slug)!;
+      return {
+        slug,
+        activeVoteSession: {
+          id: club.sessionId,
+          results: { totalVotes: club.votes, entries: [{ votes: club.votes, song: { title: club.hit } }, { votes: 0, song: { title: club.miss } }] },
+        },
+      };
+    };
+
+    // The first club alone, then the 20 after it: both with nothing cached for their sessions.
+    const one = await graphql(app.url, CLUBS, { variables: { first: 1 } });
+    expect(one.errors).toBeUndefined();
+    expect(one.data.clubs.edges.map((e: any) => e.node)).toEqual(['batch-00'].map(expected));
+    const twenty = await graphql(app.url, CLUBS, { variables: { first: 20, after: one.data.clubs.edges[0].cursor } });
+    expect(twenty.errors).toBeUndefined();
+    const slugs = Array.from({ length: 20 }, (_, i) => `batch-${String(i + 1).padStart(2, '0')}`);
+    expect(twenty.data.clubs.edges.map((e: any) => e.node)).toEqual(slugs.map(expected));
+
+    // The clubs page, their active sessions, one GROUP BY for the results: whatever the number of clubs.
+    expect({ one: one.extensions?.sql?.statements, twenty: twenty.extensions?.sql?.statements }).toEqual({ one: 3, twenty: 3 });
   });
 });

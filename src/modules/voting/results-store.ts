@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub } from '../../platform/pubsub.js';
+import { outsideSqlCounter } from '../../platform/sql-stats.js';
 import type { SnapshotSource } from '../../platform/snapshot-feed.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
 import { selectVoteCounts } from './loaders.js';
@@ -63,32 +64,61 @@ export function createVoteResultsStore(
     return computeAndStore(sessionIds, counters.map((c) => c ?? 0));
   }
 
+  /** A running computation of a session's results, and the one queued behind it. */
+  interface Flight {
+    /** Its results are at least this new. */
+    version: number;
+    done: Promise<VoteResultsSnapshot | null>;
+    /** The computation after it, for callers wanting newer than `version`: at least `wanted`. */
+    next?: Promise<VoteResultsSnapshot | null>;
+    wanted?: number;
+  }
+  const running = new Map<string, Flight>();
+
   /**
-   * Results at least as new as `version`, computed at most once at a time per session:
-   * callers wanting a version the running computation covers share it; newer ones wait
-   * for one more, shared by all of them. A burst of votes costs a few GROUP BYs, not one each.
+   * Each session's results at least as new as `versions[i]`, computed at most once at a
+   * time per session. A session whose running computation covers the version shares it;
+   * one whose running computation is older waits for one more, shared by every caller
+   * wanting newer meanwhile; the sessions with none running are computed together, one
+   * GROUP BY for all of them. A burst of votes costs a few GROUP BYs, not one each, and a
+   * page of sessions missing from the cache one, not one each.
+   *
+   * A computation's statements are charged to the request that started it (see SqlStats);
+   * callers that share it are charged nothing for it.
    */
-  const running = new Map<string, { version: number; done: Promise<VoteResultsSnapshot | null>; next?: Promise<VoteResultsSnapshot | null> }>();
-  function resultsAtLeast(sessionId: string, version: number): Promise<VoteResultsSnapshot | null> {
-    const current = running.get(sessionId);
-    if (current && current.version >= version) return current.done;
-    if (current) {
-      current.next ??= current.done.catch(() => null).then(() => resultsAtLeast(sessionId, version));
-      return current.next;
+  function resultsAtLeast(sessionIds: readonly string[], versions: readonly number[]): Promise<(VoteResultsSnapshot | null)[]> {
+    const starting = new Map<string, number>();
+    const outcomes = sessionIds.map((sessionId, i): Promise<VoteResultsSnapshot | null> | undefined => {
+      const version = versions[i]!;
+      const current = running.get(sessionId);
+      if (current && current.version >= version) return current.done;
+      if (current) {
+        current.wanted = Math.max(current.wanted ?? version, version);
+        current.next ??= current.done
+          .catch(() => null)
+          .then(async () => (await resultsAtLeast([sessionId], [current.wanted!]))[0] ?? null);
+        return current.next;
+      }
+      starting.set(sessionId, Math.max(starting.get(sessionId) ?? version, version));
+      return undefined;
+    });
+    if (starting.size > 0) {
+      const ids = [...starting.keys()];
+      // The versions claimed so far: the results stored are read after every one of them committed.
+      const computed = store
+        .counters(ids.map(counterKey))
+        .then((claimed) => computeAndStore(ids, ids.map((id, k) => Math.max(claimed[k] ?? 0, starting.get(id)!))));
+      ids.forEach((sessionId, k) => {
+        const flight: Flight = { version: starting.get(sessionId)!, done: computed.then((snapshots) => snapshots[k] ?? null) };
+        running.set(sessionId, flight);
+        void flight.done
+          .finally(() => {
+            if (running.get(sessionId) === flight) running.delete(sessionId);
+          })
+          .catch(() => {});
+      });
     }
-    const entry = {
-      version,
-      done: (async () => {
-        const [claimed] = await store.counters([counterKey(sessionId)]);
-        const [snapshot] = await computeAndStore([sessionId], [Math.max(claimed ?? 0, version)]);
-        return snapshot ?? null;
-      })(),
-    };
-    running.set(sessionId, entry);
-    void entry.done.finally(() => {
-      if (running.get(sessionId) === entry) running.delete(sessionId);
-    }).catch(() => {});
-    return entry.done;
+    return Promise.all(sessionIds.map((sessionId, i) => outcomes[i] ?? running.get(sessionId)!.done));
   }
 
   return {
@@ -98,11 +128,16 @@ export function createVoteResultsStore(
       const result = entries.map((entry, i) =>
         entry && counters[i] !== null && entry.version >= counters[i]! ? (JSON.parse(entry.value) as VoteResultsSnapshot) : null,
       );
-      await Promise.all(
-        sessionIds.map(async (id, i) => {
-          result[i] ??= await resultsAtLeast(id, counters[i] ?? 0);
-        }),
-      );
+      const missing = sessionIds.flatMap((_id, i) => (result[i] === null ? [i] : []));
+      if (missing.length > 0) {
+        const computed = await resultsAtLeast(
+          missing.map((i) => sessionIds[i]!),
+          missing.map((i) => counters[i] ?? 0),
+        );
+        missing.forEach((i, k) => {
+          result[i] = computed[k] ?? null;
+        });
+      }
       return result;
     },
     recompute,
@@ -111,12 +146,15 @@ export function createVoteResultsStore(
         // Claimed before the writer answers: from now on every reader needs this version.
         const version = await nextVersion(db);
         await store.raise(counterKey(sessionId), version, COUNTER_TTL_SECONDS);
-        // Computing and announcing happen after the answer, shared with concurrent votes.
-        void resultsAtLeast(sessionId, version)
-          .then(async (snapshot) => {
-            if (snapshot) await pubsub.publish(topic(sessionId), String(snapshot.version));
-          })
-          .catch(onError);
+        // Computing and announcing happen after the answer, shared with concurrent votes,
+        // and are charged to no request: the writer does not wait for them.
+        void outsideSqlCounter(() =>
+          resultsAtLeast([sessionId], [version])
+            .then(async ([snapshot]) => {
+              if (snapshot) await pubsub.publish(topic(sessionId), String(snapshot.version));
+            })
+            .catch(onError),
+        );
       } catch (error) {
         // Readers recompute once the cached results expire; the vote stands.
         onError(error);

@@ -32,7 +32,8 @@ const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')
                     ${scenarios.filter((s) => s.connections).map((s) => `${s.name} ${s.connections}`).join(', ')};
                     for fanout, WebSocket subscribers)
   --duration S      seconds measured per variant (default 20); fanout: one change every
-                    2 s for S seconds, then as many broadcasts from a bare ws server
+                    2 s for S seconds, then as many broadcasts from a bare ws server;
+                    fail-fast: 5 repetitions of each figure, whatever S
   --warmup S        seconds of load before measuring, discarded (default 3)
   --rate R          cap at R requests per second over all connections (autocannon
                     overallRate: each connection's budget refills every second, so requests
@@ -178,6 +179,7 @@ async function measure(
 async function runItself(scenario: Scenario, ready: PreparedRun, target: Target, shape: LoadShape, signal: AbortSignal) {
   const summary = await ready.run({
     startServer: (env = {}) => target.start(env, signal),
+    databaseUrl: target.databaseUrl,
     connections: shape.connections,
     durationS: shape.durationS,
     signal,

@@ -49,6 +49,8 @@ export interface PreparedRun {
 export interface RunContext {
   /** Starts the bench server with `env` added (or returns `--url`'s server, env ignored). */
   startServer(env?: Record<string, string>): Promise<StartedServer>;
+  /** The database the servers use, e.g. to start one that reaches it some other way (a proxy). */
+  databaseUrl: string;
   /** `--connections`, or the scenario's default. */
   connections: number;
   durationS: number;

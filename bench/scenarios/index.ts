@@ -4,6 +4,7 @@ import { availabilityStorm } from './availability-storm.js';
 import { campaignDrain } from './campaign-drain.js';
 import { checkinBurst } from './checkin-burst.js';
 import { dashboard } from './dashboard.js';
+import { failFast } from './fail-fast.js';
 import { fanout } from './fanout.js';
 import { nightTables } from './night-tables.js';
 import { tableOps } from './table-ops.js';
@@ -12,4 +13,4 @@ import { voteBurst } from './vote-burst.js';
 import { voteResults } from './vote-results.js';
 
 /** Every scenario, in the order `all` runs them. A new one is a file here plus a line below. */
-export const scenarios: readonly Scenario[] = [dashboard, nightTables, tableOps, availability, availabilityStorm, checkinBurst, fanout, voteResults, voteBurst, trackedDashboard, campaignDrain];
+export const scenarios: readonly Scenario[] = [dashboard, nightTables, tableOps, availability, availabilityStorm, checkinBurst, fanout, voteResults, voteBurst, trackedDashboard, campaignDrain, failFast];

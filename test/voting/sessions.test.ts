@@ -127,7 +127,7 @@ describe('vote sessions and votes', () => {
   });
 });
 
-describe.skipIf(!realRedis)('results versions when Redis loses them (needs a real Redis to lose keys from)', () => {
+describe.skipIf(!realRedis)('results versions when Redis loses them (needs real Redis: keys to lose)', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp();

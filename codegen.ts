@@ -34,6 +34,7 @@ const config: CodegenConfig = {
           Notification: '../modules/notifications/worker.js#NotificationMessage',
           Webhook: '../db/schema.js#Webhook',
           Campaign: '../db/schema.js#Campaign',
+          StaffMember: '../modules/staff/loaders.js#StaffMemberRow',
           Song: '../db/schema.js#Song',
           VoteSession: '../db/schema.js#VoteSession',
           VoteResults: '../modules/voting/results-store.js#VoteResultsSnapshot',

@@ -119,6 +119,12 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint_name === constraint || e.constraint === constraint);
 }
 
+/** Postgres exclusion_violation (an EXCLUDE constraint, e.g. overlapping time ranges). */
+export function isExclusionViolation(error: unknown, constraint?: string): boolean {
+  const e = findPgError(error);
+  return e?.code === '23P01' && (constraint === undefined || e.constraint_name === constraint || e.constraint === constraint);
+}
+
 interface PgErrorLike {
   code?: string;
   constraint?: string;

@@ -7,6 +7,7 @@ import type { NightTableRow as NightTableRowRow } from '../modules/clubs/service
 import type { AgentStatsRow as AgentStatsRowRow } from '../modules/checkin/loaders.js';
 import type { EntryStatsModel as EntryStatsModelRow } from '../modules/checkin/service.js';
 import type { NotificationMessage as NotificationMessageRow } from '../modules/notifications/worker.js';
+import type { StaffMemberRow as StaffMemberRowRow } from '../modules/staff/loaders.js';
 import type { VoteResultsSnapshot as VoteResultsSnapshotRow } from '../modules/voting/results-store.js';
 import type { VoteResultModel as VoteResultModelRow } from '../modules/voting/results.js';
 import type { Context } from '../graphql/context.js';
@@ -30,6 +31,13 @@ export type AddGuestInput = {
   name: Scalars['String']['input'];
   nightId: Scalars['ID']['input'];
   phone?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type AddStaffInput = {
+  clubId: Scalars['ID']['input'];
+  role: StaffRole;
+  /** The `sub` claim of the person's token. */
+  subject: Scalars['String']['input'];
 };
 
 export type AddStreamerInput = {
@@ -59,15 +67,30 @@ export type AgentStats = {
   guests: Scalars['Int']['output'];
 };
 
+export type ArrangeTablesInput = {
+  clubId: Scalars['ID']['input'];
+  tables: Array<TablePlacementInput>;
+};
+
 /**
  * A snapshot of a night's tables. `version` grows with every committed change to the
  * night's bookings or table sessions.
  */
 export type Availability = {
   __typename?: 'Availability';
+  /** Free tables; with `partySize`, only those that seat the party. */
   freeTables: Array<Table>;
   tables: Array<TableAvailability>;
   version: Scalars['Int']['output'];
+};
+
+
+/**
+ * A snapshot of a night's tables. `version` grows with every committed change to the
+ * night's bookings or table sessions.
+ */
+export type AvailabilityFreeTablesArgs = {
+  partySize?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Booking = {
@@ -165,6 +188,8 @@ export type Club = {
   /** Nights of the club, earliest first. */
   nights: NightConnection;
   slug: Scalars['String']['output'];
+  /** Hosts and managers kept by Nightgraph, earliest added first (the club's managers). */
+  staff?: Maybe<Array<StaffMember>>;
   /** Tables on the floor plan, by label. */
   tables: Array<Table>;
   /** IANA time zone the club's nights are planned in, e.g. Europe/Berlin. */
@@ -189,10 +214,34 @@ export type ClubEdge = {
   node: Club;
 };
 
+export type CreateClubInput = {
+  /** ISO 4217 code of the club's deposits, e.g. EUR. */
+  currency: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+  /** Lower-case letters and digits joined by single hyphens, e.g. night-owl; unique. */
+  slug: Scalars['String']['input'];
+  /** An IANA time zone, e.g. Europe/Berlin. */
+  timezone: Scalars['String']['input'];
+};
+
 export type CreateSongInput = {
   artist: Scalars['String']['input'];
   clubId: Scalars['ID']['input'];
   title: Scalars['String']['input'];
+};
+
+export type CreateTableInput = {
+  capacity: Scalars['Int']['input'];
+  clubId: Scalars['ID']['input'];
+  height: Scalars['Int']['input'];
+  /** Unique per club, 1 to 20 characters. */
+  label: Scalars['String']['input'];
+  /** Minor units of the club's currency; 0 (none) when left out. */
+  minDepositMinor?: InputMaybe<Scalars['Int']['input']>;
+  width: Scalars['Int']['input'];
+  x: Scalars['Int']['input'];
+  y: Scalars['Int']['input'];
+  zone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Deposit = {
@@ -263,10 +312,22 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Puts a guest on a night's list (a manager of the club, or a promoter with their own code); the entry's token goes in the guest's QR code. */
   addGuest: GuestEntry;
+  /**
+   * Makes a token subject a host or manager of the club (its managers); the user is created
+   * if the subject never signed in. Adding someone again changes their role.
+   */
+  addStaff: StaffMember;
   /** Adds a streamer (admins). The same platform and handle twice is CONFLICT. */
   addStreamer: Streamer;
+  /** Saves the floor-plan editor: every moved table in one transaction (its club's managers). No two tables may overlap afterwards. */
+  arrangeTables: Array<Table>;
   /** Cancels a held or confirmed booking: its holder, or staff of the club. Cancelling twice is harmless. */
   cancelBooking: Booking;
+  /**
+   * Cancels a night (its club's managers): every held or confirmed booking of it is cancelled
+   * and each booked guest is sent a NIGHT_CANCELLED notification. Cancelling twice is harmless.
+   */
+  cancelNight: Night;
   /** Votes for a song of an active session (any signed-in user). Voting again moves the vote: one vote per user per session. */
   castVote: Vote;
   /** Checks in the guest whose QR token this is (staff of the club). A second check-in is CONFLICT and says when and where the first was. */
@@ -279,8 +340,12 @@ export type Mutation = {
   confirmBooking: Booking;
   /** Makes a user a promoter of a club (its manager) with a new unique code; `clubId` may be left out by a manager of one club. The same user again returns their agent. */
   createAgent: Agent;
+  /** Creates a club (admins). CONFLICT for a slug in use; BAD_USER_INPUT for a bad slug, time zone or currency. */
+  createClub: Club;
   /** Adds a song to a club's catalogue (its manager). The same title and artist twice is CONFLICT. */
   createSong: Song;
+  /** Adds a table to the club's floor plan (its managers). CONFLICT for a label in use; BAD_USER_INPUT when it overlaps another table. */
+  createTable: Table;
   /** Removes one of the caller's webhooks. False if there was none with this id. */
   deleteWebhook: Scalars['Boolean']['output'];
   /** Ends a vote session (its club's manager). Ending twice is harmless. */
@@ -304,6 +369,23 @@ export type Mutation = {
    */
   registerWebhook: WebhookRegistration;
   /**
+   * Ends a subject's membership of the club (its managers): from their next request on, on
+   * every instance, they are not staff of it, even with a token issued before that names the
+   * club. True if they had a membership to end.
+   */
+  removeStaff: Scalars['Boolean']['output'];
+  /**
+   * Takes a table off the floor plan (its club's managers): no new bookings, gone from the
+   * plan of nights that start later; nothing that points at it is deleted. CONFLICT, with the
+   * ids in `extensions.bookingIds`, while it has a held or confirmed booking on a night to come.
+   */
+  retireTable: Table;
+  /**
+   * Schedules a night (the club's managers): at most 24 hours, not in the past. CONFLICT when
+   * it overlaps another scheduled night of the club.
+   */
+  scheduleNight: Night;
+  /**
    * Sends a message to every guest who booked a table at the club (its manager): one
    * notification each, delivered in the background; follow `Campaign.pending`. A retry with
    * the same `idempotencyKey` returns the first campaign.
@@ -321,6 +403,12 @@ export type Mutation = {
   trackStreamer: Streamer;
   /** Stops tracking a streamer. Untracking one not tracked is harmless. */
   untrackStreamer: Streamer;
+  /** Renames a club or changes its time zone (its managers). */
+  updateClub: Club;
+  /** Moves a night that has not started (its club's managers), under the same rules. */
+  updateNight: Night;
+  /** Changes a table (its club's managers); fields left out stay as they are. */
+  updateTable: Table;
 };
 
 
@@ -329,13 +417,29 @@ export type MutationAddGuestArgs = {
 };
 
 
+export type MutationAddStaffArgs = {
+  input: AddStaffInput;
+};
+
+
 export type MutationAddStreamerArgs = {
   input: AddStreamerInput;
 };
 
 
+export type MutationArrangeTablesArgs = {
+  input: ArrangeTablesInput;
+};
+
+
 export type MutationCancelBookingArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationCancelNightArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
 };
 
 
@@ -370,8 +474,18 @@ export type MutationCreateAgentArgs = {
 };
 
 
+export type MutationCreateClubArgs = {
+  input: CreateClubInput;
+};
+
+
 export type MutationCreateSongArgs = {
   input: CreateSongInput;
+};
+
+
+export type MutationCreateTableArgs = {
+  input: CreateTableInput;
 };
 
 
@@ -405,6 +519,22 @@ export type MutationRegisterWebhookArgs = {
 };
 
 
+export type MutationRemoveStaffArgs = {
+  clubId: Scalars['ID']['input'];
+  subject: Scalars['String']['input'];
+};
+
+
+export type MutationRetireTableArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationScheduleNightArgs = {
+  input: ScheduleNightInput;
+};
+
+
 export type MutationSendCampaignArgs = {
   input: SendCampaignInput;
 };
@@ -429,10 +559,30 @@ export type MutationUntrackStreamerArgs = {
   streamerId: Scalars['ID']['input'];
 };
 
+
+export type MutationUpdateClubArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateClubInput;
+};
+
+
+export type MutationUpdateNightArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateNightInput;
+};
+
+
+export type MutationUpdateTableArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateTableInput;
+};
+
 export type Night = {
   __typename?: 'Night';
   /** Which tables are free, held, booked or seated, as of `availability.version`. */
   availability: Availability;
+  cancelReason?: Maybe<Scalars['String']['output']>;
+  cancelledAt?: Maybe<Scalars['DateTime']['output']>;
   /** Check-ins, newest first, optionally at one gate (staff). */
   checkIns: CheckInConnection;
   club: Club;
@@ -443,6 +593,7 @@ export type Night = {
   guests: GuestEntryConnection;
   id: Scalars['ID']['output'];
   startsAt: Scalars['DateTime']['output'];
+  status: NightStatus;
   /** Per table: its open session, live booking and deposits. Staff of the night's club only. */
   tables: Array<NightTable>;
 };
@@ -473,6 +624,10 @@ export type NightEdge = {
   node: Night;
 };
 
+export type NightStatus =
+  | 'CANCELLED'
+  | 'SCHEDULED';
+
 /** A table as the staff of a night see it. */
 export type NightTable = {
   __typename?: 'NightTable';
@@ -496,6 +651,10 @@ export type Notification = {
   id: Scalars['ID']['output'];
   kind: NotificationKind;
   message: Scalars['String']['output'];
+  /** The cancelled night (NIGHT_CANCELLED). */
+  night?: Maybe<Night>;
+  /** Why the night was cancelled (NIGHT_CANCELLED). */
+  reason?: Maybe<Scalars['String']['output']>;
   streamer?: Maybe<Streamer>;
   wishlistItem?: Maybe<WishlistItem>;
 };
@@ -503,6 +662,8 @@ export type Notification = {
 export type NotificationKind =
   /** A club the user booked at sent a message. */
   | 'CAMPAIGN'
+  /** A night the user had booked was cancelled; the booking is cancelled too. */
+  | 'NIGHT_CANCELLED'
   /** A streamer the user tracks added an item to their wishlist. */
   | 'WISHLIST_ITEM_ADDED';
 
@@ -543,6 +704,8 @@ export type Query = {
   /** The signed-in user. UNAUTHENTICATED without a valid token. */
   me: User;
   night?: Maybe<Night>;
+  /** Scheduled nights of every club starting in [from, to), earliest first. */
+  nights: NightConnection;
   streamer?: Maybe<Streamer>;
   /** Streamers by display name; `search` matches a part of the name or handle, any case. */
   streamers: StreamerConnection;
@@ -573,6 +736,14 @@ export type QueryClubsArgs = {
 
 export type QueryNightArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryNightsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -608,6 +779,12 @@ export type Role =
   | 'HOST'
   | 'MANAGER';
 
+export type ScheduleNightInput = {
+  clubId: Scalars['ID']['input'];
+  endsAt: Scalars['DateTime']['input'];
+  startsAt: Scalars['DateTime']['input'];
+};
+
 export type SendCampaignInput = {
   clubId: Scalars['ID']['input'];
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -621,6 +798,18 @@ export type Song = {
   id: Scalars['ID']['output'];
   title: Scalars['String']['output'];
 };
+
+/** A host or manager of a club, as kept by Nightgraph (staff named only by tokens are not listed). */
+export type StaffMember = {
+  __typename?: 'StaffMember';
+  addedAt: Scalars['DateTime']['output'];
+  role: StaffRole;
+  user: User;
+};
+
+export type StaffRole =
+  | 'HOST'
+  | 'MANAGER';
 
 export type StartVoteSessionInput = {
   clubId: Scalars['ID']['input'];
@@ -700,6 +889,8 @@ export type Table = {
   id: Scalars['ID']['output'];
   label: Scalars['String']['output'];
   minDeposit: Money;
+  /** When the table was taken off the plan; null while it is on it. */
+  retiredAt?: Maybe<Scalars['DateTime']['output']>;
   width: Scalars['Int']['output'];
   x: Scalars['Int']['output'];
   y: Scalars['Int']['output'];
@@ -710,6 +901,14 @@ export type TableAvailability = {
   __typename?: 'TableAvailability';
   state: TableState;
   table: Table;
+};
+
+export type TablePlacementInput = {
+  height: Scalars['Int']['input'];
+  id: Scalars['ID']['input'];
+  width: Scalars['Int']['input'];
+  x: Scalars['Int']['input'];
+  y: Scalars['Int']['input'];
 };
 
 export type TableSession = {
@@ -741,6 +940,28 @@ export type TrackedStreamerEdge = {
   cursor: Scalars['String']['output'];
   node: Streamer;
   trackedAt: Scalars['DateTime']['output'];
+};
+
+export type UpdateClubInput = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  timezone?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateNightInput = {
+  endsAt?: InputMaybe<Scalars['DateTime']['input']>;
+  startsAt?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+export type UpdateTableInput = {
+  capacity?: InputMaybe<Scalars['Int']['input']>;
+  height?: InputMaybe<Scalars['Int']['input']>;
+  label?: InputMaybe<Scalars['String']['input']>;
+  minDepositMinor?: InputMaybe<Scalars['Int']['input']>;
+  width?: InputMaybe<Scalars['Int']['input']>;
+  x?: InputMaybe<Scalars['Int']['input']>;
+  y?: InputMaybe<Scalars['Int']['input']>;
+  /** Null clears the zone. */
+  zone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type User = {
@@ -927,9 +1148,11 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AddGuestInput: AddGuestInput;
+  AddStaffInput: AddStaffInput;
   AddStreamerInput: AddStreamerInput;
   Agent: ResolverTypeWrapper<AgentRow>;
   AgentStats: ResolverTypeWrapper<AgentStatsRowRow>;
+  ArrangeTablesInput: ArrangeTablesInput;
   Availability: ResolverTypeWrapper<AvailabilitySnapshotRow>;
   Booking: ResolverTypeWrapper<BookingRow>;
   BookingConnection: ResolverTypeWrapper<Omit<BookingConnection, 'edges'> & { edges: Array<ResolversTypes['BookingEdge']> }>;
@@ -946,7 +1169,9 @@ export type ResolversTypes = {
   Club: ResolverTypeWrapper<ClubRow>;
   ClubConnection: ResolverTypeWrapper<Omit<ClubConnection, 'edges'> & { edges: Array<ResolversTypes['ClubEdge']> }>;
   ClubEdge: ResolverTypeWrapper<Omit<ClubEdge, 'node'> & { node: ResolversTypes['Club'] }>;
+  CreateClubInput: CreateClubInput;
   CreateSongInput: CreateSongInput;
+  CreateTableInput: CreateTableInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Deposit: ResolverTypeWrapper<DepositRow>;
   EntryStats: ResolverTypeWrapper<EntryStatsModelRow>;
@@ -963,6 +1188,7 @@ export type ResolversTypes = {
   Night: ResolverTypeWrapper<NightRow>;
   NightConnection: ResolverTypeWrapper<Omit<NightConnection, 'edges'> & { edges: Array<ResolversTypes['NightEdge']> }>;
   NightEdge: ResolverTypeWrapper<Omit<NightEdge, 'node'> & { node: ResolversTypes['Night'] }>;
+  NightStatus: NightStatus;
   NightTable: ResolverTypeWrapper<NightTableRowRow>;
   Notification: ResolverTypeWrapper<NotificationMessageRow>;
   NotificationKind: NotificationKind;
@@ -973,8 +1199,11 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RecordDepositInput: RecordDepositInput;
   Role: Role;
+  ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: ResolverTypeWrapper<SongRow>;
+  StaffMember: ResolverTypeWrapper<StaffMemberRowRow>;
+  StaffRole: StaffRole;
   StartVoteSessionInput: StartVoteSessionInput;
   Streamer: ResolverTypeWrapper<StreamerRow>;
   StreamerConnection: ResolverTypeWrapper<Omit<StreamerConnection, 'edges'> & { edges: Array<ResolversTypes['StreamerEdge']> }>;
@@ -983,10 +1212,14 @@ export type ResolversTypes = {
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Table: ResolverTypeWrapper<TableRow>;
   TableAvailability: ResolverTypeWrapper<Omit<TableAvailability, 'table'> & { table: ResolversTypes['Table'] }>;
+  TablePlacementInput: TablePlacementInput;
   TableSession: ResolverTypeWrapper<TableSessionRow>;
   TableState: TableState;
   TrackedStreamerConnection: ResolverTypeWrapper<Omit<TrackedStreamerConnection, 'edges'> & { edges: Array<ResolversTypes['TrackedStreamerEdge']> }>;
   TrackedStreamerEdge: ResolverTypeWrapper<Omit<TrackedStreamerEdge, 'node'> & { node: ResolversTypes['Streamer'] }>;
+  UpdateClubInput: UpdateClubInput;
+  UpdateNightInput: UpdateNightInput;
+  UpdateTableInput: UpdateTableInput;
   User: ResolverTypeWrapper<UserModelRow>;
   Vote: ResolverTypeWrapper<VoteRow>;
   VoteResult: ResolverTypeWrapper<VoteResultModelRow>;
@@ -1003,9 +1236,11 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AddGuestInput: AddGuestInput;
+  AddStaffInput: AddStaffInput;
   AddStreamerInput: AddStreamerInput;
   Agent: AgentRow;
   AgentStats: AgentStatsRowRow;
+  ArrangeTablesInput: ArrangeTablesInput;
   Availability: AvailabilitySnapshotRow;
   Booking: BookingRow;
   BookingConnection: Omit<BookingConnection, 'edges'> & { edges: Array<ResolversParentTypes['BookingEdge']> };
@@ -1021,7 +1256,9 @@ export type ResolversParentTypes = {
   Club: ClubRow;
   ClubConnection: Omit<ClubConnection, 'edges'> & { edges: Array<ResolversParentTypes['ClubEdge']> };
   ClubEdge: Omit<ClubEdge, 'node'> & { node: ResolversParentTypes['Club'] };
+  CreateClubInput: CreateClubInput;
   CreateSongInput: CreateSongInput;
+  CreateTableInput: CreateTableInput;
   DateTime: Scalars['DateTime']['output'];
   Deposit: DepositRow;
   EntryStats: EntryStatsModelRow;
@@ -1046,8 +1283,10 @@ export type ResolversParentTypes = {
   QuarterHourCount: QuarterHourCount;
   Query: Record<PropertyKey, never>;
   RecordDepositInput: RecordDepositInput;
+  ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: SongRow;
+  StaffMember: StaffMemberRowRow;
   StartVoteSessionInput: StartVoteSessionInput;
   Streamer: StreamerRow;
   StreamerConnection: Omit<StreamerConnection, 'edges'> & { edges: Array<ResolversParentTypes['StreamerEdge']> };
@@ -1056,9 +1295,13 @@ export type ResolversParentTypes = {
   Subscription: Record<PropertyKey, never>;
   Table: TableRow;
   TableAvailability: Omit<TableAvailability, 'table'> & { table: ResolversParentTypes['Table'] };
+  TablePlacementInput: TablePlacementInput;
   TableSession: TableSessionRow;
   TrackedStreamerConnection: Omit<TrackedStreamerConnection, 'edges'> & { edges: Array<ResolversParentTypes['TrackedStreamerEdge']> };
   TrackedStreamerEdge: Omit<TrackedStreamerEdge, 'node'> & { node: ResolversParentTypes['Streamer'] };
+  UpdateClubInput: UpdateClubInput;
+  UpdateNightInput: UpdateNightInput;
+  UpdateTableInput: UpdateTableInput;
   User: UserModelRow;
   Vote: VoteRow;
   VoteResult: VoteResultModelRow;
@@ -1085,7 +1328,7 @@ export type AgentStatsResolvers<ContextType = Context, ParentType extends Resolv
 };
 
 export type AvailabilityResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Availability'] = ResolversParentTypes['Availability']> = {
-  freeTables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType>;
+  freeTables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType, Partial<AvailabilityFreeTablesArgs>>;
   tables?: Resolver<Array<ResolversTypes['TableAvailability']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
@@ -1147,6 +1390,7 @@ export type ClubResolvers<ContextType = Context, ParentType extends ResolversPar
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   nights?: Resolver<ResolversTypes['NightConnection'], ParentType, ContextType, Partial<ClubNightsArgs>>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  staff?: Resolver<Maybe<Array<ResolversTypes['StaffMember']>>, ParentType, ContextType>;
   tables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType>;
   timezone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -1210,30 +1454,43 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   addGuest?: Resolver<ResolversTypes['GuestEntry'], ParentType, ContextType, RequireFields<MutationAddGuestArgs, 'input'>>;
+  addStaff?: Resolver<ResolversTypes['StaffMember'], ParentType, ContextType, RequireFields<MutationAddStaffArgs, 'input'>>;
   addStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationAddStreamerArgs, 'input'>>;
+  arrangeTables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType, RequireFields<MutationArrangeTablesArgs, 'input'>>;
   cancelBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationCancelBookingArgs, 'id'>>;
+  cancelNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationCancelNightArgs, 'id' | 'reason'>>;
   castVote?: Resolver<ResolversTypes['Vote'], ParentType, ContextType, RequireFields<MutationCastVoteArgs, 'input'>>;
   checkIn?: Resolver<ResolversTypes['CheckIn'], ParentType, ContextType, RequireFields<MutationCheckInArgs, 'input'>>;
   checkInBooking?: Resolver<ResolversTypes['CheckIn'], ParentType, ContextType, RequireFields<MutationCheckInBookingArgs, 'input'>>;
   closeTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationCloseTableSessionArgs, 'id'>>;
   confirmBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationConfirmBookingArgs, 'id'>>;
   createAgent?: Resolver<ResolversTypes['Agent'], ParentType, ContextType, RequireFields<MutationCreateAgentArgs, 'userId'>>;
+  createClub?: Resolver<ResolversTypes['Club'], ParentType, ContextType, RequireFields<MutationCreateClubArgs, 'input'>>;
   createSong?: Resolver<ResolversTypes['Song'], ParentType, ContextType, RequireFields<MutationCreateSongArgs, 'input'>>;
+  createTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationCreateTableArgs, 'input'>>;
   deleteWebhook?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteWebhookArgs, 'id'>>;
   endVoteSession?: Resolver<ResolversTypes['VoteSession'], ParentType, ContextType, RequireFields<MutationEndVoteSessionArgs, 'id'>>;
   holdTable?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationHoldTableArgs, 'input'>>;
   openTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationOpenTableSessionArgs, 'input'>>;
   recordDeposit?: Resolver<ResolversTypes['Deposit'], ParentType, ContextType, RequireFields<MutationRecordDepositArgs, 'input'>>;
   registerWebhook?: Resolver<ResolversTypes['WebhookRegistration'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'url'>>;
+  removeStaff?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveStaffArgs, 'clubId' | 'subject'>>;
+  retireTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationRetireTableArgs, 'id'>>;
+  scheduleNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationScheduleNightArgs, 'input'>>;
   sendCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationSendCampaignArgs, 'input'>>;
   startVoteSession?: Resolver<ResolversTypes['VoteSession'], ParentType, ContextType, RequireFields<MutationStartVoteSessionArgs, 'input'>>;
   syncStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationSyncStreamerArgs, 'id'>>;
   trackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationTrackStreamerArgs, 'streamerId'>>;
   untrackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationUntrackStreamerArgs, 'streamerId'>>;
+  updateClub?: Resolver<ResolversTypes['Club'], ParentType, ContextType, RequireFields<MutationUpdateClubArgs, 'id' | 'input'>>;
+  updateNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationUpdateNightArgs, 'id' | 'input'>>;
+  updateTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationUpdateTableArgs, 'id' | 'input'>>;
 };
 
 export type NightResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Night'] = ResolversParentTypes['Night']> = {
   availability?: Resolver<ResolversTypes['Availability'], ParentType, ContextType>;
+  cancelReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  cancelledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   checkIns?: Resolver<ResolversTypes['CheckInConnection'], ParentType, ContextType, Partial<NightCheckInsArgs>>;
   club?: Resolver<ResolversTypes['Club'], ParentType, ContextType>;
   endsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1241,6 +1498,7 @@ export type NightResolvers<ContextType = Context, ParentType extends ResolversPa
   guests?: Resolver<ResolversTypes['GuestEntryConnection'], ParentType, ContextType, Partial<NightGuestsArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   startsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['NightStatus'], ParentType, ContextType>;
   tables?: Resolver<Array<ResolversTypes['NightTable']>, ParentType, ContextType>;
 };
 
@@ -1269,6 +1527,8 @@ export type NotificationResolvers<ContextType = Context, ParentType extends Reso
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  night?: Resolver<Maybe<ResolversTypes['Night']>, ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   streamer?: Resolver<Maybe<ResolversTypes['Streamer']>, ParentType, ContextType>;
   wishlistItem?: Resolver<Maybe<ResolversTypes['WishlistItem']>, ParentType, ContextType>;
 };
@@ -1296,6 +1556,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   clubs?: Resolver<ResolversTypes['ClubConnection'], ParentType, ContextType, Partial<QueryClubsArgs>>;
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   night?: Resolver<Maybe<ResolversTypes['Night']>, ParentType, ContextType, RequireFields<QueryNightArgs, 'id'>>;
+  nights?: Resolver<ResolversTypes['NightConnection'], ParentType, ContextType, Partial<QueryNightsArgs>>;
   streamer?: Resolver<Maybe<ResolversTypes['Streamer']>, ParentType, ContextType, RequireFields<QueryStreamerArgs, 'id'>>;
   streamers?: Resolver<ResolversTypes['StreamerConnection'], ParentType, ContextType, Partial<QueryStreamersArgs>>;
   voteSession?: Resolver<Maybe<ResolversTypes['VoteSession']>, ParentType, ContextType, RequireFields<QueryVoteSessionArgs, 'id'>>;
@@ -1305,6 +1566,12 @@ export type SongResolvers<ContextType = Context, ParentType extends ResolversPar
   artist?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type StaffMemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StaffMember'] = ResolversParentTypes['StaffMember']> = {
+  addedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['StaffRole'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type StreamerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Streamer'] = ResolversParentTypes['Streamer']> = {
@@ -1341,6 +1608,7 @@ export type TableResolvers<ContextType = Context, ParentType extends ResolversPa
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   minDeposit?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  retiredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   width?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   x?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   y?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1477,6 +1745,7 @@ export type Resolvers<ContextType = Context> = {
   QuarterHourCount?: QuarterHourCountResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Song?: SongResolvers<ContextType>;
+  StaffMember?: StaffMemberResolvers<ContextType>;
   Streamer?: StreamerResolvers<ContextType>;
   StreamerConnection?: StreamerConnectionResolvers<ContextType>;
   StreamerEdge?: StreamerEdgeResolvers<ContextType>;

@@ -1,6 +1,7 @@
 // The whole data model, one file per domain; drizzle-kit generates migrations from here.
 export * from './schema/users.js';
 export * from './schema/clubs.js';
+export * from './schema/staff.js';
 export * from './schema/bookings.js';
 export * from './schema/sessions.js';
 export * from './schema/checkin.js';

@@ -7,6 +7,7 @@ import { bookingResolvers } from '../modules/bookings/resolvers.js';
 import { checkinResolvers } from '../modules/checkin/resolvers.js';
 import { clubResolvers } from '../modules/clubs/resolvers.js';
 import { sessionResolvers } from '../modules/sessions/resolvers.js';
+import { staffResolvers } from '../modules/staff/resolvers.js';
 import { notificationResolvers } from '../modules/notifications/resolvers.js';
 import { streamerResolvers } from '../modules/streamers/resolvers.js';
 import { userResolvers } from '../modules/users/resolvers.js';
@@ -18,6 +19,7 @@ const moduleResolvers: Resolvers[] = [
   { DateTime: DateTimeResolver },
   userResolvers,
   clubResolvers,
+  staffResolvers,
   bookingResolvers,
   sessionResolvers,
   checkinResolvers,

@@ -6,6 +6,7 @@ import { createCheckinLoaders } from './checkin/loaders.js';
 import { createClubLoaders } from './clubs/loaders.js';
 import { createNotificationLoaders } from './notifications/loaders.js';
 import { createSessionLoaders } from './sessions/loaders.js';
+import { createStaffLoaders } from './staff/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
 import { createUserLoaders } from './users/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
@@ -19,6 +20,7 @@ export function createLoaders(db: Database, options: BatchOptions, availability:
     ...createBookingLoaders(db, options),
     ...createCheckinLoaders(db, options),
     ...createSessionLoaders(db, options),
+    ...createStaffLoaders(db, options),
     ...createStreamerLoaders(db, options),
     ...createVotingLoaders(db, options, voteResults),
     ...createUserLoaders(db, options),

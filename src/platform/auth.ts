@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { z } from 'zod';
-import { forbidden, unauthenticated } from '../errors.js';
+import { unauthenticated } from '../errors.js';
 
 export const roles = ['guest', 'host', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
@@ -18,7 +18,14 @@ export interface Principal {
 
 /** The caller of one request: a principal, or nobody (with the reason a token was refused). */
 export type Viewer =
-  | { kind: 'user'; principal: Principal; /** When the token stops being valid. */ expiresAtMs?: number }
+  | {
+      kind: 'user';
+      principal: Principal;
+      /** When the token stops being valid. */
+      expiresAtMs?: number;
+      /** When it was issued: a staff removal recorded later outweighs the clubs it names. */
+      issuedAtMs?: number;
+    }
   | { kind: 'anonymous'; tokenProblem?: string };
 
 const claimsSchema = z.object({
@@ -41,7 +48,7 @@ const VERIFIED_TOKENS_KEPT = 10_000;
 
 export function createTokenService(secret: string): TokenService {
   const key = new TextEncoder().encode(secret);
-  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+  const verified = new Map<string, { principal: Principal; expiresAtMs: number; issuedAtMs?: number }>();
   return {
     async viewerFrom(authorization) {
       if (!authorization) return { kind: 'anonymous' };
@@ -49,17 +56,18 @@ export function createTokenService(secret: string): TokenService {
       if (!match) return { kind: 'anonymous', tokenProblem: 'the Authorization header must be "Bearer <token>"' };
       const token = match[1]!;
       const known = verified.get(token);
-      if (known && known.expiresAtMs > Date.now()) return { kind: 'user', principal: known.principal, expiresAtMs: known.expiresAtMs };
+      if (known && known.expiresAtMs > Date.now()) return { kind: 'user', ...known };
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], issuer: ISSUER });
         const claims = claimsSchema.safeParse(payload);
         if (!claims.success) return { kind: 'anonymous', tokenProblem: 'the token lacks valid sub/roles/clubIds claims' };
         const principal = { subject: claims.data.sub, roles: claims.data.roles, clubIds: claims.data.clubIds };
-        if (payload.exp === undefined) return { kind: 'user', principal };
-        const expiresAtMs = payload.exp * 1000;
+        const issuedAtMs = payload.iat === undefined ? undefined : payload.iat * 1000;
+        if (payload.exp === undefined) return { kind: 'user', principal, ...(issuedAtMs === undefined ? {} : { issuedAtMs }) };
+        const entry = { principal, expiresAtMs: payload.exp * 1000, ...(issuedAtMs === undefined ? {} : { issuedAtMs }) };
         if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
-        verified.set(token, { principal, expiresAtMs });
-        return { kind: 'user', principal, expiresAtMs };
+        verified.set(token, entry);
+        return { kind: 'user', ...entry };
       } catch (error) {
         const problem =
           error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid for this server';
@@ -104,21 +112,11 @@ export function requirePrincipal(viewer: Viewer): Principal {
   );
 }
 
-/** True for an admin, or a host or manager of `clubId`. */
-export function isStaffOf(principal: Principal, clubId: string): boolean {
-  if (principal.roles.includes('admin')) return true;
-  const staff = principal.roles.includes('host') || principal.roles.includes('manager');
-  return staff && principal.clubIds.includes(clubId);
-}
-
-/** True for an admin, or a manager of `clubId`. */
-export function isManagerOf(principal: Principal, clubId: string): boolean {
-  return principal.roles.includes('admin') || (principal.roles.includes('manager') && principal.clubIds.includes(clubId));
-}
-
-/** Passes for staff of the club (see `isStaffOf`); UNAUTHENTICATED or FORBIDDEN otherwise. */
-export function requireStaffOf(viewer: Viewer, clubId: string, what: string): Principal {
-  const principal = requirePrincipal(viewer);
-  if (!isStaffOf(principal, clubId)) throw forbidden(`Only staff of this club may see ${what}`);
-  return principal;
+/** What the token alone says of the caller at `clubId` (club_staff may say more, or less: see modules/staff). */
+export function tokenRoleAt(principal: Principal, clubId: string): 'admin' | 'manager' | 'host' | null {
+  if (principal.roles.includes('admin')) return 'admin';
+  if (!principal.clubIds.includes(clubId)) return null;
+  if (principal.roles.includes('manager')) return 'manager';
+  if (principal.roles.includes('host')) return 'host';
+  return null;
 }

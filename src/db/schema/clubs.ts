@@ -45,6 +45,8 @@ export const tables = pgTable(
     y: integer('y').notNull(),
     width: integer('width').notNull(),
     height: integer('height').notNull(),
+    /** Set once the table is taken off the plan: no new bookings, never deleted (bookings point at it). */
+    retiredAt: timestamp('retired_at', { withTimezone: true, precision: 3 }),
   },
   (t) => [
     unique('tables_club_label_key').on(t.clubId, t.label),
@@ -54,6 +56,9 @@ export const tables = pgTable(
     check('tables_size_positive', sql`${t.width} > 0 and ${t.height} > 0`),
   ],
 );
+
+export const nightStatuses = ['scheduled', 'cancelled'] as const;
+export type NightStatus = (typeof nightStatuses)[number];
 
 export const nights = pgTable(
   'nights',
@@ -69,11 +74,20 @@ export const nights = pgTable(
      * sessions; the availability snapshot is keyed by it.
      */
     availabilityVersion: bigint('availability_version', { mode: 'number' }).notNull().default(0),
+    status: text('status', { enum: nightStatuses }).notNull().default('scheduled'),
+    cancelledAt: timestamp('cancelled_at', { withTimezone: true, precision: 3 }),
+    cancelReason: text('cancel_reason'),
   },
+  // Also (drizzle/0005_venue_operations.sql, which drizzle-kit cannot express): no two
+  // scheduled nights of a club overlap in time — an exclusion constraint on the range. A
+  // cancelled night's time is free again.
   (t) => [
-    unique('nights_club_starts_at_key').on(t.clubId, t.startsAt),
     check('nights_ends_after_start', sql`${t.endsAt} > ${t.startsAt}`),
+    check('nights_status_valid', sql`${t.status} in ('scheduled', 'cancelled')`),
+    check('nights_cancelled_has_time', sql`(${t.status} = 'cancelled') = (${t.cancelledAt} is not null)`),
     index('nights_starts_at_idx').on(t.startsAt),
+    // Query.nights: scheduled nights of every club in a window, earliest first.
+    index('nights_scheduled_starts_at_idx').on(t.startsAt, t.id).where(sql`${t.status} = 'scheduled'`),
   ],
 );
 

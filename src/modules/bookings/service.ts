@@ -5,7 +5,8 @@ import { bookings, tableSessions, tables, type Booking } from '../../db/schema.j
 import { AppError, ErrorCode, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
-import { isStaffOf, requirePrincipal } from '../../platform/auth.js';
+import { requirePrincipal } from '../../platform/auth.js';
+import { isStaffOf } from '../staff/service.js';
 import { announceAvailability, bumpVersion, lockNight, type LockedNight } from '../clubs/service.js';
 import type { Scope } from '../scope.js';
 
@@ -59,11 +60,15 @@ export async function holdTable(scope: Scope, input: HoldTableInput): Promise<Bo
       const raced = await replay(tx);
       if (raced) return { booking: raced, created: false };
       if (night.endsAt.getTime() <= night.now.getTime()) throw badInput('This night is already over');
+      if (night.status === 'cancelled') throw badInput('This night was cancelled');
+      // FOR SHARE: retiring the table waits for this hold to commit, or this for the retirement.
       const [table] = await tx
         .select()
         .from(tables)
-        .where(and(eq(tables.id, input.tableId), eq(tables.clubId, night.clubId)));
+        .where(and(eq(tables.id, input.tableId), eq(tables.clubId, night.clubId)))
+        .for('share');
       if (!table) throw badInput(`Table ${JSON.stringify(input.tableId)} is not a table of this night's club`);
+      if (table.retiredAt) throw badInput(`Table ${table.label} is retired`);
       if (input.partySize > table.capacity) {
         throw badInput(`Table ${table.label} seats ${table.capacity}; the party is ${input.partySize}`);
       }
@@ -150,10 +155,15 @@ export async function confirmBooking(scope: Scope, id: string): Promise<Booking>
 
 /** Cancels a held or confirmed booking: its guest, or staff of the club. */
 export async function cancelBooking(scope: Scope, id: string): Promise<Booking> {
-  const principal = requirePrincipal(scope.viewer);
+  requirePrincipal(scope.viewer);
   const user = await scope.currentUser();
-  const outcome = await changeBooking(scope, id, async (tx, booking, night) => {
-    if (booking.userId !== user.id && !isStaffOf(principal, night.clubId)) {
+  // Decided before the transaction: embedded PGlite runs one at a time, so a staff lookup
+  // from inside it would wait for the transaction itself.
+  const found = isUuid(id) ? await scope.loaders.bookingById.load(id) : null;
+  const night = found ? await scope.loaders.nightById.load(found.nightId) : null;
+  const staff = night ? await isStaffOf(scope, night.clubId) : false;
+  const outcome = await changeBooking(scope, id, async (tx, booking) => {
+    if (booking.userId !== user.id && !staff) {
       throw forbidden('Only the guest who made this booking, or staff of the club, may cancel it');
     }
     if (booking.status !== 'held' && booking.status !== 'confirmed') return { booking, changed: false };
@@ -169,13 +179,13 @@ export async function cancelBooking(scope: Scope, id: string): Promise<Booking> 
 
 /** A booking its guest, staff of its club, or an admin may see; FORBIDDEN for others. */
 export async function bookingById(scope: Scope, id: string): Promise<Booking | null> {
-  const principal = requirePrincipal(scope.viewer);
+  requirePrincipal(scope.viewer);
   const booking = await scope.loaders.bookingById.load(id);
   if (!booking) return null;
   const user = await scope.currentUser();
   if (booking.userId === user.id) return booking;
   const night = await scope.loaders.nightById.load(booking.nightId);
-  if (night && isStaffOf(principal, night.clubId)) return booking;
+  if (night && (await isStaffOf(scope, night.clubId))) return booking;
   throw forbidden('This booking belongs to another guest');
 }
 

@@ -4,7 +4,8 @@ import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, ty
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
-import { isManagerOf, requirePrincipal, requireStaffOf } from '../../platform/auth.js';
+import { requirePrincipal } from '../../platform/auth.js';
+import { isManagerOf, requireStaffOf } from '../staff/service.js';
 import type { Executor, Tx } from '../../db/client.js';
 import type { Scope } from '../scope.js';
 import { normalizePhone } from './phone.js';
@@ -22,7 +23,7 @@ export interface AddGuestInput {
  * their own promoter code for that club.
  */
 export async function addGuest(scope: Scope, input: AddGuestInput): Promise<GuestEntry> {
-  const principal = requirePrincipal(scope.viewer);
+  requirePrincipal(scope.viewer);
   const night = isUuid(input.nightId) ? await scope.loaders.nightById.load(input.nightId) : null;
   if (!night) throw notFound('Night', input.nightId);
   const user = await scope.currentUser();
@@ -35,7 +36,7 @@ export async function addGuest(scope: Scope, input: AddGuestInput): Promise<Gues
       .where(and(eq(agents.code, input.agentCode.trim().toUpperCase()), eq(agents.clubId, night.clubId)));
     if (!agent) throw badInput(`No promoter of this club has the code ${JSON.stringify(input.agentCode)}`);
   }
-  const manager = isManagerOf(principal, night.clubId);
+  const manager = await isManagerOf(scope, night.clubId);
   if (!manager && agent?.userId !== user.id) {
     throw forbidden("Only a manager of the club, or a promoter under their own code, may add guests");
   }
@@ -63,7 +64,7 @@ export async function checkIn(scope: Scope, input: { token: string; gate: string
         .where(eq(guestEntries.token, input.token))
     : [];
   if (!found) throw notFound('Guest token', input.token);
-  requireStaffOf(scope.viewer, found.clubId, 'check-ins');
+  await requireStaffOf(scope, found.clubId, 'check-ins');
   const user = await scope.currentUser();
   return insertCheckIn(scope, { nightId: found.entry.nightId, guestEntryId: found.entry.id, gate, checkedInBy: user.id }, eq(checkIns.guestEntryId, found.entry.id));
 }
@@ -74,7 +75,7 @@ export async function checkInBooking(scope: Scope, input: { bookingId: string; g
   const booking = isUuid(input.bookingId) ? await scope.loaders.bookingById.load(input.bookingId) : null;
   if (!booking) throw notFound('Booking', input.bookingId);
   const night = (await scope.loaders.nightById.load(booking.nightId))!;
-  requireStaffOf(scope.viewer, night.clubId, 'check-ins');
+  await requireStaffOf(scope, night.clubId, 'check-ins');
   const user = await scope.currentUser();
   return insertCheckIn(scope, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id), async (tx) => {
     // Under a share lock: a cancel cannot commit between this check and the insert.
@@ -119,7 +120,7 @@ function validGate(gate: string): string {
 
 /** The night's guest list by name, searched by part of the name or the exact phone (staff). */
 export async function guestsOf(scope: Scope, night: Night, search: string | null | undefined, page: PageRequest) {
-  requireStaffOf(scope.viewer, night.clubId, "a night's guest list");
+  await requireStaffOf(scope, night.clubId, "a night's guest list");
   const term = search?.trim() ? search.trim() : null;
   if (term !== null && term.length > 100) throw badInput('search must be at most 100 characters');
   const rows = await scope.loaders.guestPageByNight.load({ parentId: night.id, filter: term, page });
@@ -128,7 +129,7 @@ export async function guestsOf(scope: Scope, night: Night, search: string | null
 
 /** The night's check-ins, newest first, optionally at one gate (staff). */
 export async function checkInsOf(scope: Scope, night: Night, gate: string | null | undefined, page: PageRequest) {
-  requireStaffOf(scope.viewer, night.clubId, "a night's check-ins");
+  await requireStaffOf(scope, night.clubId, "a night's check-ins");
   const rows = await scope.loaders.checkInPageByNight.load({ parentId: night.id, filter: gate?.trim() || null, page });
   return toConnection(rows, page.first, (c) => [c.checkedInAt.toISOString(), c.id]);
 }
@@ -144,7 +145,7 @@ export interface EntryStatsModel {
  * GROUP BY GROUPING SETS statement over the night's check-ins (staff).
  */
 export async function entryStatsOf(scope: Scope, night: Night): Promise<EntryStatsModel> {
-  requireStaffOf(scope.viewer, night.clubId, "a night's entry stats");
+  await requireStaffOf(scope, night.clubId, "a night's entry stats");
   const entries = scope.db
     .select({
       gate: checkIns.gate,
@@ -199,7 +200,7 @@ export async function createAgent(
   const clubId = input.clubId ?? (principal.roles.includes('manager') && principal.clubIds.length === 1 ? principal.clubIds[0]! : null);
   if (clubId === null) throw badInput('Name the club (clubId): you manage more than one, or none');
   if (!isUuid(clubId) || !(await scope.loaders.clubById.load(clubId))) throw notFound('Club', clubId);
-  if (!isManagerOf(principal, clubId)) throw forbidden('Only a manager of the club may make promoters');
+  if (!(await isManagerOf(scope, clubId))) throw forbidden('Only a manager of the club may make promoters');
   const [user] = isUuid(input.userId) ? await scope.db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)) : [];
   if (!user) throw notFound('User', input.userId);
   const existing = async () =>

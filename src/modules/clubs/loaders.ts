@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { bookings, clubs, nights, tableSessions, tables, type Table } from '../../db/schema.js';
@@ -41,7 +41,7 @@ const queries = preparedPerDatabase((db) => {
     clubsById: db.select().from(clubs).where(anyId(clubs.id, ids)).prepare('clubs_by_id'),
     tablesById: db.select().from(tables).where(anyId(tables.id, ids)).prepare('tables_by_id'),
     nightsById: db.select().from(nights).where(anyId(nights.id, ids)).prepare('nights_by_id'),
-    tablesByClub: db.select().from(tables).where(anyId(tables.clubId, ids)).prepare('tables_by_club'),
+    tablesByClub: db.select().from(tables).where(and(anyId(tables.clubId, ids), isNull(tables.retiredAt))).prepare('tables_by_club'),
     nightPage: nightPage(false),
     nightPageAfter: nightPage(true),
     tableStates: tableStatesQuery(db, anyId(nights.id, ids)).prepare('table_states'),
@@ -123,7 +123,8 @@ export function tableStatesQuery(db: Database, nightFilter: SQL) {
     })
     .from(nights)
     .innerJoin(clubs, eq(clubs.id, nights.clubId))
-    .leftJoin(tables, eq(tables.clubId, nights.clubId))
+    // A retired table stays on the plans of nights that started before it was retired.
+    .leftJoin(tables, and(eq(tables.clubId, nights.clubId), or(isNull(tables.retiredAt), gt(tables.retiredAt, nights.startsAt))))
     .leftJoin(
       bookings,
       and(

@@ -2,7 +2,7 @@ import { asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { clubs, nights, type Club, type Night, type Table } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
-import { requireStaffOf } from '../../platform/auth.js';
+import { requireStaffOf } from '../staff/service.js';
 import type { Scope } from '../scope.js';
 import { notFound } from '../../errors.js';
 import { LatestValueIterator } from '../../platform/latest.js';
@@ -55,7 +55,7 @@ export type NightTableRow = TableStateRow & { table: Table };
 
 /** The night's tables as staff see them; FORBIDDEN for anyone but staff of its club. */
 export async function nightTables(scope: Scope, night: Night): Promise<NightTableRow[]> {
-  requireStaffOf(scope.viewer, night.clubId, "a night's tables");
+  await requireStaffOf(scope, night.clubId, "a night's tables");
   const rows = await scope.loaders.tableStatesByNight.load(night.id);
   return rows.filter((row): row is NightTableRow => row.table !== null);
 }

@@ -6,7 +6,7 @@ import type { Campaign } from '../../db/schema.js';
 /** The outbox topic of a notification to one user; its payload is a `NotificationPayload`. */
 export const NOTIFICATION_TOPIC = 'notification';
 
-export type NotificationKind = 'WISHLIST_ITEM_ADDED' | 'CAMPAIGN';
+export type NotificationKind = 'WISHLIST_ITEM_ADDED' | 'CAMPAIGN' | 'NIGHT_CANCELLED';
 
 /** What an outbox row of the notification topic carries (its id and time are the row's). */
 export interface NotificationPayload {
@@ -18,6 +18,8 @@ export interface NotificationPayload {
   item?: { title: string; price: { amountMinor: number; currency: string } | null; url: string | null; imageUrl: string | null };
   clubId?: string;
   campaignId?: string;
+  nightId?: string;
+  reason?: string;
 }
 
 /**
@@ -69,6 +71,37 @@ export async function queueCampaign(tx: Executor, campaign: Campaign): Promise<n
           'campaignId', ${campaign.id}::text),
         ${campaign.id}::uuid
       from (select distinct b.user_id from bookings b join nights n on n.id = b.night_id where n.club_id = ${campaign.clubId}::uuid) r
+      on conflict (dedup_key) do nothing
+      returning id`,
+  );
+  return rows.length;
+}
+
+/**
+ * In the cancellation's transaction: one outbox row per guest whose booking of the night
+ * it cancelled, in one statement; a repeated write for the same night and guest is a no-op.
+ */
+export async function queueNightCancelled(
+  tx: Executor,
+  night: { id: string; clubId: string; startsAt: Date },
+  clubName: string,
+  reason: string,
+  userIds: readonly string[],
+): Promise<number> {
+  if (userIds.length === 0) return 0;
+  const message = `${clubName} cancelled the night of ${night.startsAt.toISOString().slice(0, 10)}: ${reason}`;
+  const rows = await executeRows(
+    tx,
+    sql`insert into outbox (topic, dedup_key, payload)
+      select ${NOTIFICATION_TOPIC}, 'night-cancelled:' || ${night.id}::text || ':' || u.user_id,
+        jsonb_build_object(
+          'kind', 'NIGHT_CANCELLED',
+          'userId', u.user_id,
+          'message', ${message}::text,
+          'clubId', ${night.clubId}::text,
+          'nightId', ${night.id}::text,
+          'reason', ${reason}::text)
+      from (select distinct unnest(${sql.param([...userIds])}::uuid[]) as user_id) u
       on conflict (dedup_key) do nothing
       returning id`,
   );

@@ -23,6 +23,8 @@ export const notificationResolvers: Resolvers = {
     streamer: (n, _args, ctx) => (n.streamerId ? ctx.loaders.streamerById.load(n.streamerId) : null),
     wishlistItem: (n, _args, ctx) => (n.wishlistItemId ? ctx.loaders.wishlistItemById.load(n.wishlistItemId) : null),
     club: (n, _args, ctx) => (n.clubId ? ctx.loaders.clubById.load(n.clubId) : null),
+    night: (n, _args, ctx) => (n.nightId ? ctx.loaders.nightById.load(n.nightId) : null),
+    reason: (n) => n.reason ?? null,
   },
   Campaign: {
     club: (campaign, _args, ctx) => ctx.loaders.clubById.load(campaign.clubId).then((club) => club!),

@@ -3,7 +3,8 @@ import { campaigns, webhooks, type Campaign, type User, type Webhook } from '../
 import { AppError, badInput, conflict, ErrorCode, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isHttpUrl } from '../http-url.js';
 import { isUuid } from '../../graphql/batch.js';
-import { isManagerOf, requirePrincipal } from '../../platform/auth.js';
+import { requirePrincipal } from '../../platform/auth.js';
+import { isManagerOf } from '../staff/service.js';
 import { messagesOf, type PubSub } from '../../platform/pubsub.js';
 import type { Scope } from '../scope.js';
 import { queueCampaign } from './producers.js';
@@ -101,10 +102,10 @@ export async function sendCampaign(
   scope: Scope,
   input: { clubId: string; message: string; idempotencyKey?: string | null },
 ): Promise<Campaign> {
-  const principal = requirePrincipal(scope.viewer);
+  requirePrincipal(scope.viewer);
   const club = isUuid(input.clubId) ? await scope.loaders.clubById.load(input.clubId) : null;
   if (!club) throw notFound('Club', input.clubId);
-  if (!isManagerOf(principal, club.id)) throw forbidden('Only a manager of the club may send campaigns');
+  if (!(await isManagerOf(scope, club.id))) throw forbidden('Only a manager of the club may send campaigns');
   const message = input.message.trim();
   if (message.length === 0 || message.length > MAX_MESSAGE_LENGTH) throw badInput(`message must be 1 to ${MAX_MESSAGE_LENGTH} characters`);
   const key = input.idempotencyKey ?? null;
@@ -142,10 +143,10 @@ export async function sendCampaign(
 
 /** A campaign, for a manager of its club; NOT_FOUND for anyone else (its existence is not public). */
 export async function campaignById(scope: Scope, id: string): Promise<Campaign | null> {
-  const principal = requirePrincipal(scope.viewer);
+  requirePrincipal(scope.viewer);
   const campaign = isUuid(id) ? await scope.loaders.campaignById.load(id) : null;
   if (!campaign) return null;
-  if (!isManagerOf(principal, campaign.clubId)) throw forbidden('Only a manager of the club may see its campaigns');
+  if (!(await isManagerOf(scope, campaign.clubId))) throw forbidden('Only a manager of the club may see its campaigns');
   return campaign;
 }
 

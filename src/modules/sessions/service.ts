@@ -3,7 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { bookings, clubs, deposits, nights, tableSessions, tables, type Deposit, type TableSession } from '../../db/schema.js';
 import { AppError, ErrorCode, badInput, conflict, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
-import { requireStaffOf } from '../../platform/auth.js';
+import { requireStaffOf } from '../staff/service.js';
 import { refuseIfTaken, releaseExpiredHolds } from '../bookings/service.js';
 import { announceAvailability, bumpVersion, lockNight } from '../clubs/service.js';
 import type { Scope } from '../scope.js';
@@ -23,7 +23,7 @@ export interface OpenTableSessionInput {
 export async function openTableSession(scope: Scope, input: OpenTableSessionInput): Promise<TableSession> {
   const night = isUuid(input.nightId) ? await scope.loaders.nightById.load(input.nightId) : null;
   if (!night) throw notFound('Night', input.nightId);
-  requireStaffOf(scope.viewer, night.clubId, 'table sessions');
+  await requireStaffOf(scope, night.clubId, 'table sessions');
   const user = await scope.currentUser();
   if (!isUuid(input.tableId)) throw badInput(`Table ${JSON.stringify(input.tableId)} is not a table of this night's club`);
   if (input.bookingId != null && !isUuid(input.bookingId)) throw notFound('Booking', input.bookingId);
@@ -67,7 +67,7 @@ export async function openTableSession(scope: Scope, input: OpenTableSessionInpu
 /** Ends a session (staff of the club); closing a closed session returns it unchanged. */
 export async function closeTableSession(scope: Scope, id: string): Promise<TableSession> {
   const found = await sessionWithClub(scope, id);
-  requireStaffOf(scope.viewer, found.clubId, 'table sessions');
+  await requireStaffOf(scope, found.clubId, 'table sessions');
   const user = await scope.currentUser();
   const outcome = await scope.db.transaction(async (tx) => {
     await lockNight(tx, found.session.nightId);
@@ -100,7 +100,7 @@ export interface RecordDepositInput {
  */
 export async function recordDeposit(scope: Scope, input: RecordDepositInput): Promise<Deposit> {
   const found = await sessionWithClub(scope, input.sessionId);
-  requireStaffOf(scope.viewer, found.clubId, 'deposits');
+  await requireStaffOf(scope, found.clubId, 'deposits');
   if (!Number.isInteger(input.amountMinor) || input.amountMinor <= 0) {
     throw badInput(`amountMinor must be a positive whole number of minor units, got ${input.amountMinor}`);
   }

@@ -1,8 +1,9 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { songs, voteSessionSongs, voteSessions, votes, type Club, type Song, type Vote, type VoteSession } from '../../db/schema.js';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
+import { badInput, conflict, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
-import { isManagerOf, requirePrincipal } from '../../platform/auth.js';
+import { requirePrincipal } from '../../platform/auth.js';
+import { requireManagerOf } from '../staff/service.js';
 import type { Scope } from '../scope.js';
 import type { VoteResultsSnapshot } from './results-store.js';
 
@@ -23,11 +24,6 @@ export async function resultsOf(scope: Scope, session: VoteSession): Promise<Vot
   return (await scope.loaders.voteResultsBySession.load(session.id))!;
 }
 
-function requireManager(scope: Scope, clubId: string, what: string) {
-  const principal = requirePrincipal(scope.viewer);
-  if (!isManagerOf(principal, clubId)) throw forbidden(`Only a manager of the club may ${what}`);
-}
-
 async function clubOrNotFound(scope: Scope, clubId: string) {
   const club = isUuid(clubId) ? await scope.loaders.clubById.load(clubId) : null;
   if (!club) throw notFound('Club', clubId);
@@ -37,7 +33,7 @@ async function clubOrNotFound(scope: Scope, clubId: string) {
 /** Adds a song to the club's catalogue (its manager). */
 export async function createSong(scope: Scope, input: { clubId: string; title: string; artist: string }): Promise<Song> {
   const club = await clubOrNotFound(scope, input.clubId);
-  requireManager(scope, club.id, 'add songs');
+  await requireManagerOf(scope, club.id, 'add songs');
   const title = input.title.trim();
   const artist = input.artist.trim();
   if (!title || title.length > 200 || !artist || artist.length > 200) throw badInput('title and artist must be 1 to 200 characters');
@@ -58,7 +54,7 @@ export async function createSong(scope: Scope, input: { clubId: string; title: s
  */
 export async function startVoteSession(scope: Scope, input: { clubId: string; songIds: string[] }): Promise<VoteSession> {
   const club = await clubOrNotFound(scope, input.clubId);
-  requireManager(scope, club.id, 'start vote sessions');
+  await requireManagerOf(scope, club.id, 'start vote sessions');
   if (input.songIds.length === 0 || input.songIds.length > 100) throw badInput('A vote session offers 1 to 100 songs');
   if (new Set(input.songIds).size !== input.songIds.length) throw badInput('songIds has repeats');
   const user = await scope.currentUser();
@@ -88,7 +84,7 @@ export async function startVoteSession(scope: Scope, input: { clubId: string; so
 export async function endVoteSession(scope: Scope, id: string): Promise<VoteSession> {
   const session = isUuid(id) ? await scope.loaders.voteSessionById.load(id) : null;
   if (!session) throw notFound('Vote session', id);
-  requireManager(scope, session.clubId, 'end vote sessions');
+  await requireManagerOf(scope, session.clubId, 'end vote sessions');
   const [ended] = await scope.db
     .update(voteSessions)
     .set({ status: 'ended', endedAt: sql`now()` })

@@ -1,0 +1,45 @@
+import DataLoader from 'dataloader';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { anyId } from '../../db/any.js';
+import type { Database } from '../../db/client.js';
+import { preparedPerDatabase } from '../../db/prepared.js';
+import { clubStaff, users } from '../../db/schema.js';
+import { groupBy, listLoader, type BatchOptions } from '../../graphql/batch.js';
+
+const queries = preparedPerDatabase((db) => ({
+  /** Every membership of the subjects, removed ones too (they outweigh older tokens). */
+  membershipsOfSubjects: db
+    .select({ subject: users.subject, clubId: clubStaff.clubId, role: clubStaff.role, removedAt: clubStaff.removedAt })
+    .from(clubStaff)
+    .innerJoin(users, eq(users.id, clubStaff.userId))
+    .where(sql`${users.subject} = any(${sql.placeholder('subjects')}::text[])`)
+    .prepare('memberships_of_subjects'),
+  staffOfClubs: db
+    .select({ clubId: clubStaff.clubId, role: clubStaff.role, addedAt: clubStaff.addedAt, user: users })
+    .from(clubStaff)
+    .innerJoin(users, eq(users.id, clubStaff.userId))
+    .where(and(anyId(clubStaff.clubId, sql.placeholder('ids')), isNull(clubStaff.removedAt)))
+    .orderBy(asc(clubStaff.addedAt), asc(users.subject))
+    .prepare('staff_of_clubs'),
+}));
+
+export type Membership = Awaited<ReturnType<ReturnType<typeof queries>['membershipsOfSubjects']['execute']>>[number];
+export type StaffMemberRow = Awaited<ReturnType<ReturnType<typeof queries>['staffOfClubs']['execute']>>[number];
+
+export function createStaffLoaders(db: Database, options: BatchOptions) {
+  const q = queries(db);
+  return {
+    /**
+     * A subject's memberships at every club, one statement per request however many clubs
+     * the request touches (subjects are not UUIDs, hence a loader of its own).
+     */
+    membershipsBySubject: new DataLoader<string, Membership[]>(
+      async (subjects) => {
+        const bySubject = groupBy(await q.membershipsOfSubjects.execute({ subjects: [...subjects] }), (m) => m.subject);
+        return subjects.map((s) => bySubject.get(s) ?? []);
+      },
+      { batch: options.batch },
+    ),
+    staffByClub: listLoader((ids) => q.staffOfClubs.execute({ ids }), (m) => m.clubId, options),
+  };
+}

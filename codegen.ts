@@ -12,7 +12,7 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useIndexSignature: false,
         mapperTypeSuffix: 'Row',
-        scalars: { DateTime: 'Date' },
+        scalars: { DateTime: 'Date', SafeInt: 'number' },
         mappers: {
           User: '../modules/users/service.js#UserModel',
           Club: '../db/schema.js#Club',
@@ -35,6 +35,8 @@ const config: CodegenConfig = {
           Webhook: '../db/schema.js#Webhook',
           Campaign: '../db/schema.js#Campaign',
           StaffMember: '../modules/staff/loaders.js#StaffMemberRow',
+          NightReport: '../modules/reports/figures.js#NightFigures',
+          VotingFigures: '../modules/reports/figures.js#VotingFiguresModel',
           Song: '../db/schema.js#Song',
           VoteSession: '../db/schema.js#VoteSession',
           VoteResults: '../modules/voting/results-store.js#VoteResultsSnapshot',

@@ -21,6 +21,7 @@ const envSchema = z.object({
   SEED_DEMO_DATA: flag.default(true),
   HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(600),
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
+  NIGHT_REPORT_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
   RESPONSE_CACHE: flag.default(true),
   VOTE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   VOTE_RESULTS_CACHE: flag.default(true),
@@ -93,6 +94,8 @@ export interface Config {
     /** How often every instance looks for expired holds to release. */
     sweepIntervalSeconds: number;
   };
+  /** How often every instance looks for nights that are over to write their final report. */
+  nightReportIntervalSeconds: number;
   /** At most one vote-results push per session per this many milliseconds. */
   votePushIntervalMs: number;
   /** Serve vote results from the shared cache (off: every read runs the GROUP BY; for benchmarks). */
@@ -197,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecret: e.JWT_SECRET,
     seedDemoData: e.SEED_DEMO_DATA,
     bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
+    nightReportIntervalSeconds: e.NIGHT_REPORT_INTERVAL_SECONDS,
     responseCache: e.RESPONSE_CACHE,
     votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
     voteResultsCache: e.VOTE_RESULTS_CACHE,

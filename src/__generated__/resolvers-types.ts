@@ -8,6 +8,7 @@ import type { AgentStatsRow as AgentStatsRowRow } from '../modules/checkin/loade
 import type { EntryStatsModel as EntryStatsModelRow } from '../modules/checkin/service.js';
 import type { NotificationMessage as NotificationMessageRow } from '../modules/notifications/worker.js';
 import type { StaffMemberRow as StaffMemberRowRow } from '../modules/staff/loaders.js';
+import type { NightFigures as NightFiguresRow, VotingFiguresModel as VotingFiguresModelRow } from '../modules/reports/figures.js';
 import type { VoteResultsSnapshot as VoteResultsSnapshotRow } from '../modules/voting/results-store.js';
 import type { VoteResultModel as VoteResultModelRow } from '../modules/voting/results.js';
 import type { Context } from '../graphql/context.js';
@@ -24,6 +25,8 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** An ISO-8601 date-time with offset, e.g. 2026-11-21T23:00:00.000Z. */
   DateTime: { input: Date; output: Date; }
+  /** An integer up to 2^53 − 1 (JSON numbers stay exact): sums of money beyond Int's 2^31. */
+  SafeInt: { input: number; output: number; }
 };
 
 export type AddGuestInput = {
@@ -95,7 +98,11 @@ export type AvailabilityFreeTablesArgs = {
 
 export type Booking = {
   __typename?: 'Booking';
+  /** Whether the booking was checked in at the door. */
+  checkedIn: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
+  /** The guest who booked. */
+  guest: User;
   /** Until when a HELD booking keeps the table; null once confirmed. */
   holdExpiresAt?: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
@@ -112,6 +119,15 @@ export type BookingConnection = {
   pageInfo: PageInfo;
 };
 
+export type BookingCounts = {
+  __typename?: 'BookingCounts';
+  cancelled: Scalars['Int']['output'];
+  confirmed: Scalars['Int']['output'];
+  expired: Scalars['Int']['output'];
+  held: Scalars['Int']['output'];
+  total: Scalars['Int']['output'];
+};
+
 export type BookingEdge = {
   __typename?: 'BookingEdge';
   cursor: Scalars['String']['output'];
@@ -123,6 +139,14 @@ export type BookingStatus =
   | 'CONFIRMED'
   | 'EXPIRED'
   | 'HELD';
+
+export type BookingsWhen =
+  /** Every booking, newest booking first. */
+  | 'ALL'
+  /** Bookings of nights that are over, latest night first. */
+  | 'PAST'
+  /** Bookings of nights not over yet, soonest night first. */
+  | 'UPCOMING';
 
 export type Campaign = {
   __typename?: 'Campaign';
@@ -138,6 +162,13 @@ export type Campaign = {
   recipients: Scalars['Int']['output'];
   /** Notifications delivered. */
   sent: Scalars['Int']['output'];
+};
+
+/** Campaign messages the club sent in the seven days up to the night's end. */
+export type CampaignFigures = {
+  __typename?: 'CampaignFigures';
+  delivered: Scalars['Int']['output'];
+  messages: Scalars['Int']['output'];
 };
 
 export type CastVoteInput = {
@@ -252,6 +283,12 @@ export type Deposit = {
   session: TableSession;
 };
 
+export type DepositFigures = {
+  __typename?: 'DepositFigures';
+  byZone: Array<ZoneDeposits>;
+  total: MoneyTotal;
+};
+
 export type EntryStats = {
   __typename?: 'EntryStats';
   byGate: Array<GateCount>;
@@ -305,6 +342,13 @@ export type HoldTableInput = {
 export type Money = {
   __typename?: 'Money';
   amountMinor: Scalars['Int']['output'];
+  currency: Scalars['String']['output'];
+};
+
+/** A sum of money in minor units that may exceed Int (the sum of a night's deposits). */
+export type MoneyTotal = {
+  __typename?: 'MoneyTotal';
+  amountMinor: Scalars['SafeInt']['output'];
   currency: Scalars['String']['output'];
 };
 
@@ -581,6 +625,8 @@ export type Night = {
   __typename?: 'Night';
   /** Which tables are free, held, booked or seated, as of `availability.version`. */
   availability: Availability;
+  /** Who booked which table, newest first (staff of the club): only `status` ones if given; `search` matches a part of the guest's display name or subject, any case. */
+  bookings?: Maybe<BookingConnection>;
   cancelReason?: Maybe<Scalars['String']['output']>;
   cancelledAt?: Maybe<Scalars['DateTime']['output']>;
   /** Check-ins, newest first, optionally at one gate (staff). */
@@ -592,10 +638,20 @@ export type Night = {
   /** The guest list by name (staff): `search` matches a part of the name, any case, or the exact phone number. */
   guests: GuestEntryConnection;
   id: Scalars['ID']['output'];
+  /** The night in figures (managers of the club): live while it runs, final once it is over. */
+  report?: Maybe<NightReport>;
   startsAt: Scalars['DateTime']['output'];
   status: NightStatus;
   /** Per table: its open session, live booking and deposits. Staff of the night's club only. */
   tables: Array<NightTable>;
+};
+
+
+export type NightBookingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  search?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<Array<BookingStatus>>;
 };
 
 
@@ -622,6 +678,32 @@ export type NightEdge = {
   __typename?: 'NightEdge';
   cursor: Scalars['String']['output'];
   node: Night;
+};
+
+/**
+ * A night in figures (seed 004's "night 360"), computed in SQL. Cached under what it was
+ * computed from, so it is never older than a change the reader saw committed; once the night
+ * is over a background job writes the final report once, and that row is read from then on.
+ */
+export type NightReport = {
+  __typename?: 'NightReport';
+  bookings: BookingCounts;
+  campaigns: CampaignFigures;
+  checkIns: EntryStats;
+  computedAt: Scalars['DateTime']['output'];
+  deposits: DepositFigures;
+  /** True for the final report of a night that is over. */
+  final: Scalars['Boolean']['output'];
+  /** Confirmed bookings never checked in. */
+  noShows: Scalars['Int']['output'];
+  /**
+   * Share (0 to 1) of the night's tables that were held, booked or seated during the night:
+   * tables with a live booking or a table session, over the tables on its plan.
+   */
+  peakOccupancy: Scalars['Float']['output'];
+  /** The night's availability version the figures were computed at. */
+  version: Scalars['Int']['output'];
+  voting: VotingFigures;
 };
 
 export type NightStatus =
@@ -799,6 +881,12 @@ export type Song = {
   title: Scalars['String']['output'];
 };
 
+export type SongVotes = {
+  __typename?: 'SongVotes';
+  song: Song;
+  votes: Scalars['Int']['output'];
+};
+
 /** A host or manager of a club, as kept by Nightgraph (staff named only by tokens are not listed). */
 export type StaffMember = {
   __typename?: 'StaffMember';
@@ -966,7 +1054,7 @@ export type UpdateTableInput = {
 
 export type User = {
   __typename?: 'User';
-  /** The user's bookings, newest first. */
+  /** The user's bookings ("my bookings"). */
   bookings: BookingConnection;
   displayName?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
@@ -984,6 +1072,7 @@ export type User = {
 export type UserBookingsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  when?: InputMaybe<BookingsWhen>;
 };
 
 
@@ -1034,6 +1123,16 @@ export type VoteSessionStatus =
   | 'ACTIVE'
   | 'ENDED';
 
+/** The vote sessions the club started during the night. */
+export type VotingFigures = {
+  __typename?: 'VotingFigures';
+  sessions: Scalars['Int']['output'];
+  /** The five songs with the most votes, most first. */
+  topSongs: Array<SongVotes>;
+  voters: Scalars['Int']['output'];
+  votes: Scalars['Int']['output'];
+};
+
 export type Webhook = {
   __typename?: 'Webhook';
   createdAt: Scalars['DateTime']['output'];
@@ -1072,6 +1171,13 @@ export type WishlistItemEdge = {
   __typename?: 'WishlistItemEdge';
   cursor: Scalars['String']['output'];
   node: WishlistItem;
+};
+
+export type ZoneDeposits = {
+  __typename?: 'ZoneDeposits';
+  total: MoneyTotal;
+  /** Null for tables without a zone. */
+  zone?: Maybe<Scalars['String']['output']>;
 };
 
 
@@ -1156,10 +1262,13 @@ export type ResolversTypes = {
   Availability: ResolverTypeWrapper<AvailabilitySnapshotRow>;
   Booking: ResolverTypeWrapper<BookingRow>;
   BookingConnection: ResolverTypeWrapper<Omit<BookingConnection, 'edges'> & { edges: Array<ResolversTypes['BookingEdge']> }>;
+  BookingCounts: ResolverTypeWrapper<BookingCounts>;
   BookingEdge: ResolverTypeWrapper<Omit<BookingEdge, 'node'> & { node: ResolversTypes['Booking'] }>;
   BookingStatus: BookingStatus;
+  BookingsWhen: BookingsWhen;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Campaign: ResolverTypeWrapper<CampaignRow>;
+  CampaignFigures: ResolverTypeWrapper<CampaignFigures>;
   CastVoteInput: CastVoteInput;
   CheckIn: ResolverTypeWrapper<CheckInRow>;
   CheckInBookingInput: CheckInBookingInput;
@@ -1174,6 +1283,7 @@ export type ResolversTypes = {
   CreateTableInput: CreateTableInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Deposit: ResolverTypeWrapper<DepositRow>;
+  DepositFigures: ResolverTypeWrapper<DepositFigures>;
   EntryStats: ResolverTypeWrapper<EntryStatsModelRow>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   GateCount: ResolverTypeWrapper<GateCount>;
@@ -1184,10 +1294,12 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Money: ResolverTypeWrapper<Money>;
+  MoneyTotal: ResolverTypeWrapper<MoneyTotal>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Night: ResolverTypeWrapper<NightRow>;
   NightConnection: ResolverTypeWrapper<Omit<NightConnection, 'edges'> & { edges: Array<ResolversTypes['NightEdge']> }>;
   NightEdge: ResolverTypeWrapper<Omit<NightEdge, 'node'> & { node: ResolversTypes['Night'] }>;
+  NightReport: ResolverTypeWrapper<NightFiguresRow>;
   NightStatus: NightStatus;
   NightTable: ResolverTypeWrapper<NightTableRowRow>;
   Notification: ResolverTypeWrapper<NotificationMessageRow>;
@@ -1199,9 +1311,11 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RecordDepositInput: RecordDepositInput;
   Role: Role;
+  SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: ResolverTypeWrapper<SongRow>;
+  SongVotes: ResolverTypeWrapper<Omit<SongVotes, 'song'> & { song: ResolversTypes['Song'] }>;
   StaffMember: ResolverTypeWrapper<StaffMemberRowRow>;
   StaffRole: StaffRole;
   StartVoteSessionInput: StartVoteSessionInput;
@@ -1226,11 +1340,13 @@ export type ResolversTypes = {
   VoteResults: ResolverTypeWrapper<VoteResultsSnapshotRow>;
   VoteSession: ResolverTypeWrapper<VoteSessionRow>;
   VoteSessionStatus: VoteSessionStatus;
+  VotingFigures: ResolverTypeWrapper<VotingFiguresModelRow>;
   Webhook: ResolverTypeWrapper<WebhookRow>;
   WebhookRegistration: ResolverTypeWrapper<Omit<WebhookRegistration, 'webhook'> & { webhook: ResolversTypes['Webhook'] }>;
   WishlistItem: ResolverTypeWrapper<WishlistItemRow>;
   WishlistItemConnection: ResolverTypeWrapper<Omit<WishlistItemConnection, 'edges'> & { edges: Array<ResolversTypes['WishlistItemEdge']> }>;
   WishlistItemEdge: ResolverTypeWrapper<Omit<WishlistItemEdge, 'node'> & { node: ResolversTypes['WishlistItem'] }>;
+  ZoneDeposits: ResolverTypeWrapper<ZoneDeposits>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1244,9 +1360,11 @@ export type ResolversParentTypes = {
   Availability: AvailabilitySnapshotRow;
   Booking: BookingRow;
   BookingConnection: Omit<BookingConnection, 'edges'> & { edges: Array<ResolversParentTypes['BookingEdge']> };
+  BookingCounts: BookingCounts;
   BookingEdge: Omit<BookingEdge, 'node'> & { node: ResolversParentTypes['Booking'] };
   Boolean: Scalars['Boolean']['output'];
   Campaign: CampaignRow;
+  CampaignFigures: CampaignFigures;
   CastVoteInput: CastVoteInput;
   CheckIn: CheckInRow;
   CheckInBookingInput: CheckInBookingInput;
@@ -1261,6 +1379,7 @@ export type ResolversParentTypes = {
   CreateTableInput: CreateTableInput;
   DateTime: Scalars['DateTime']['output'];
   Deposit: DepositRow;
+  DepositFigures: DepositFigures;
   EntryStats: EntryStatsModelRow;
   Float: Scalars['Float']['output'];
   GateCount: GateCount;
@@ -1271,10 +1390,12 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Money: Money;
+  MoneyTotal: MoneyTotal;
   Mutation: Record<PropertyKey, never>;
   Night: NightRow;
   NightConnection: Omit<NightConnection, 'edges'> & { edges: Array<ResolversParentTypes['NightEdge']> };
   NightEdge: Omit<NightEdge, 'node'> & { node: ResolversParentTypes['Night'] };
+  NightReport: NightFiguresRow;
   NightTable: NightTableRowRow;
   Notification: NotificationMessageRow;
   OpenTableSessionInput: OpenTableSessionInput;
@@ -1283,9 +1404,11 @@ export type ResolversParentTypes = {
   QuarterHourCount: QuarterHourCount;
   Query: Record<PropertyKey, never>;
   RecordDepositInput: RecordDepositInput;
+  SafeInt: Scalars['SafeInt']['output'];
   ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: SongRow;
+  SongVotes: Omit<SongVotes, 'song'> & { song: ResolversParentTypes['Song'] };
   StaffMember: StaffMemberRowRow;
   StartVoteSessionInput: StartVoteSessionInput;
   Streamer: StreamerRow;
@@ -1307,11 +1430,13 @@ export type ResolversParentTypes = {
   VoteResult: VoteResultModelRow;
   VoteResults: VoteResultsSnapshotRow;
   VoteSession: VoteSessionRow;
+  VotingFigures: VotingFiguresModelRow;
   Webhook: WebhookRow;
   WebhookRegistration: Omit<WebhookRegistration, 'webhook'> & { webhook: ResolversParentTypes['Webhook'] };
   WishlistItem: WishlistItemRow;
   WishlistItemConnection: Omit<WishlistItemConnection, 'edges'> & { edges: Array<ResolversParentTypes['WishlistItemEdge']> };
   WishlistItemEdge: Omit<WishlistItemEdge, 'node'> & { node: ResolversParentTypes['WishlistItem'] };
+  ZoneDeposits: ZoneDeposits;
 };
 
 export type AgentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Agent'] = ResolversParentTypes['Agent']> = {
@@ -1334,7 +1459,9 @@ export type AvailabilityResolvers<ContextType = Context, ParentType extends Reso
 };
 
 export type BookingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Booking'] = ResolversParentTypes['Booking']> = {
+  checkedIn?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  guest?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   holdExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   night?: Resolver<ResolversTypes['Night'], ParentType, ContextType>;
@@ -1347,6 +1474,14 @@ export type BookingResolvers<ContextType = Context, ParentType extends Resolvers
 export type BookingConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BookingConnection'] = ResolversParentTypes['BookingConnection']> = {
   edges?: Resolver<Array<ResolversTypes['BookingEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type BookingCountsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BookingCounts'] = ResolversParentTypes['BookingCounts']> = {
+  cancelled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  confirmed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expired?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  held?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type BookingEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BookingEdge'] = ResolversParentTypes['BookingEdge']> = {
@@ -1363,6 +1498,11 @@ export type CampaignResolvers<ContextType = Context, ParentType extends Resolver
   pending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   recipients?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type CampaignFiguresResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CampaignFigures'] = ResolversParentTypes['CampaignFigures']> = {
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  messages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type CheckInResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CheckIn'] = ResolversParentTypes['CheckIn']> = {
@@ -1416,6 +1556,11 @@ export type DepositResolvers<ContextType = Context, ParentType extends Resolvers
   session?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType>;
 };
 
+export type DepositFiguresResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DepositFigures'] = ResolversParentTypes['DepositFigures']> = {
+  byZone?: Resolver<Array<ResolversTypes['ZoneDeposits']>, ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['MoneyTotal'], ParentType, ContextType>;
+};
+
 export type EntryStatsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EntryStats'] = ResolversParentTypes['EntryStats']> = {
   byGate?: Resolver<Array<ResolversTypes['GateCount']>, ParentType, ContextType>;
   byQuarterHour?: Resolver<Array<ResolversTypes['QuarterHourCount']>, ParentType, ContextType>;
@@ -1449,6 +1594,11 @@ export type GuestEntryEdgeResolvers<ContextType = Context, ParentType extends Re
 
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amountMinor?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MoneyTotalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MoneyTotal'] = ResolversParentTypes['MoneyTotal']> = {
+  amountMinor?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1489,6 +1639,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 
 export type NightResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Night'] = ResolversParentTypes['Night']> = {
   availability?: Resolver<ResolversTypes['Availability'], ParentType, ContextType>;
+  bookings?: Resolver<Maybe<ResolversTypes['BookingConnection']>, ParentType, ContextType, Partial<NightBookingsArgs>>;
   cancelReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   cancelledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   checkIns?: Resolver<ResolversTypes['CheckInConnection'], ParentType, ContextType, Partial<NightCheckInsArgs>>;
@@ -1497,6 +1648,7 @@ export type NightResolvers<ContextType = Context, ParentType extends ResolversPa
   entryStats?: Resolver<ResolversTypes['EntryStats'], ParentType, ContextType>;
   guests?: Resolver<ResolversTypes['GuestEntryConnection'], ParentType, ContextType, Partial<NightGuestsArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  report?: Resolver<Maybe<ResolversTypes['NightReport']>, ParentType, ContextType>;
   startsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['NightStatus'], ParentType, ContextType>;
   tables?: Resolver<Array<ResolversTypes['NightTable']>, ParentType, ContextType>;
@@ -1510,6 +1662,19 @@ export type NightConnectionResolvers<ContextType = Context, ParentType extends R
 export type NightEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NightEdge'] = ResolversParentTypes['NightEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Night'], ParentType, ContextType>;
+};
+
+export type NightReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NightReport'] = ResolversParentTypes['NightReport']> = {
+  bookings?: Resolver<ResolversTypes['BookingCounts'], ParentType, ContextType>;
+  campaigns?: Resolver<ResolversTypes['CampaignFigures'], ParentType, ContextType>;
+  checkIns?: Resolver<ResolversTypes['EntryStats'], ParentType, ContextType>;
+  computedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deposits?: Resolver<ResolversTypes['DepositFigures'], ParentType, ContextType>;
+  final?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  noShows?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  peakOccupancy?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  voting?: Resolver<ResolversTypes['VotingFigures'], ParentType, ContextType>;
 };
 
 export type NightTableResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NightTable'] = ResolversParentTypes['NightTable']> = {
@@ -1562,10 +1727,19 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   voteSession?: Resolver<Maybe<ResolversTypes['VoteSession']>, ParentType, ContextType, RequireFields<QueryVoteSessionArgs, 'id'>>;
 };
 
+export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
+  name: 'SafeInt';
+}
+
 export type SongResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Song'] = ResolversParentTypes['Song']> = {
   artist?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SongVotesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SongVotes'] = ResolversParentTypes['SongVotes']> = {
+  song?: Resolver<ResolversTypes['Song'], ParentType, ContextType>;
+  votes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type StaffMemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StaffMember'] = ResolversParentTypes['StaffMember']> = {
@@ -1642,7 +1816,7 @@ export type TrackedStreamerEdgeResolvers<ContextType = Context, ParentType exten
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
-  bookings?: Resolver<ResolversTypes['BookingConnection'], ParentType, ContextType, Partial<UserBookingsArgs>>;
+  bookings?: Resolver<ResolversTypes['BookingConnection'], ParentType, ContextType, RequireFields<UserBookingsArgs, 'when'>>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
@@ -1680,6 +1854,13 @@ export type VoteSessionResolvers<ContextType = Context, ParentType extends Resol
   status?: Resolver<ResolversTypes['VoteSessionStatus'], ParentType, ContextType>;
 };
 
+export type VotingFiguresResolvers<ContextType = Context, ParentType extends ResolversParentTypes['VotingFigures'] = ResolversParentTypes['VotingFigures']> = {
+  sessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  topSongs?: Resolver<Array<ResolversTypes['SongVotes']>, ParentType, ContextType>;
+  voters?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  votes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export type WebhookResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Webhook'] = ResolversParentTypes['Webhook']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1712,14 +1893,21 @@ export type WishlistItemEdgeResolvers<ContextType = Context, ParentType extends 
   node?: Resolver<ResolversTypes['WishlistItem'], ParentType, ContextType>;
 };
 
+export type ZoneDepositsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ZoneDeposits'] = ResolversParentTypes['ZoneDeposits']> = {
+  total?: Resolver<ResolversTypes['MoneyTotal'], ParentType, ContextType>;
+  zone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   Agent?: AgentResolvers<ContextType>;
   AgentStats?: AgentStatsResolvers<ContextType>;
   Availability?: AvailabilityResolvers<ContextType>;
   Booking?: BookingResolvers<ContextType>;
   BookingConnection?: BookingConnectionResolvers<ContextType>;
+  BookingCounts?: BookingCountsResolvers<ContextType>;
   BookingEdge?: BookingEdgeResolvers<ContextType>;
   Campaign?: CampaignResolvers<ContextType>;
+  CampaignFigures?: CampaignFiguresResolvers<ContextType>;
   CheckIn?: CheckInResolvers<ContextType>;
   CheckInConnection?: CheckInConnectionResolvers<ContextType>;
   CheckInEdge?: CheckInEdgeResolvers<ContextType>;
@@ -1728,23 +1916,28 @@ export type Resolvers<ContextType = Context> = {
   ClubEdge?: ClubEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Deposit?: DepositResolvers<ContextType>;
+  DepositFigures?: DepositFiguresResolvers<ContextType>;
   EntryStats?: EntryStatsResolvers<ContextType>;
   GateCount?: GateCountResolvers<ContextType>;
   GuestEntry?: GuestEntryResolvers<ContextType>;
   GuestEntryConnection?: GuestEntryConnectionResolvers<ContextType>;
   GuestEntryEdge?: GuestEntryEdgeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  MoneyTotal?: MoneyTotalResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Night?: NightResolvers<ContextType>;
   NightConnection?: NightConnectionResolvers<ContextType>;
   NightEdge?: NightEdgeResolvers<ContextType>;
+  NightReport?: NightReportResolvers<ContextType>;
   NightTable?: NightTableResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PriceChange?: PriceChangeResolvers<ContextType>;
   QuarterHourCount?: QuarterHourCountResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SafeInt?: GraphQLScalarType;
   Song?: SongResolvers<ContextType>;
+  SongVotes?: SongVotesResolvers<ContextType>;
   StaffMember?: StaffMemberResolvers<ContextType>;
   Streamer?: StreamerResolvers<ContextType>;
   StreamerConnection?: StreamerConnectionResolvers<ContextType>;
@@ -1760,10 +1953,12 @@ export type Resolvers<ContextType = Context> = {
   VoteResult?: VoteResultResolvers<ContextType>;
   VoteResults?: VoteResultsResolvers<ContextType>;
   VoteSession?: VoteSessionResolvers<ContextType>;
+  VotingFigures?: VotingFiguresResolvers<ContextType>;
   Webhook?: WebhookResolvers<ContextType>;
   WebhookRegistration?: WebhookRegistrationResolvers<ContextType>;
   WishlistItem?: WishlistItemResolvers<ContextType>;
   WishlistItemConnection?: WishlistItemConnectionResolvers<ContextType>;
   WishlistItemEdge?: WishlistItemEdgeResolvers<ContextType>;
+  ZoneDeposits?: ZoneDepositsResolvers<ContextType>;
 };
 

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
+import { DateTimeResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { bookingResolvers } from '../modules/bookings/resolvers.js';
 import { checkinResolvers } from '../modules/checkin/resolvers.js';
 import { clubResolvers } from '../modules/clubs/resolvers.js';
+import { reportResolvers } from '../modules/reports/resolvers.js';
 import { sessionResolvers } from '../modules/sessions/resolvers.js';
 import { staffResolvers } from '../modules/staff/resolvers.js';
 import { notificationResolvers } from '../modules/notifications/resolvers.js';
@@ -16,7 +17,7 @@ import { votingResolvers } from '../modules/voting/resolvers.js';
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
 
 const moduleResolvers: Resolvers[] = [
-  { DateTime: DateTimeResolver },
+  { DateTime: DateTimeResolver, SafeInt: SafeIntResolver },
   userResolvers,
   clubResolvers,
   staffResolvers,
@@ -26,6 +27,7 @@ const moduleResolvers: Resolvers[] = [
   streamerResolvers,
   votingResolvers,
   notificationResolvers,
+  reportResolvers,
 ];
 
 /** The executable schema: schema.graphql plus every module's resolvers. */

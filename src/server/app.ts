@@ -33,6 +33,8 @@ import { attachSubscriptions } from './subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
+import { startFinalReports } from '../modules/reports/final.js';
+import { createNightReports } from '../modules/reports/store.js';
 
 const LIVE_RECONCILE_MS = 5_000;
 
@@ -102,6 +104,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         logger.warn({ err: error }, 'hold expiry sweep failed'),
       );
       cleanups.push(() => holdExpiry.stop());
+      const finalReports = startFinalReports(handle.db, config.nightReportIntervalSeconds, (error) =>
+        logger.warn({ err: error }, 'writing final night reports failed'),
+      );
+      cleanups.push(() => finalReports.stop());
+      const reports = createNightReports(handle.db, cache);
       // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
       const voteResults = createVoteResultsStore(
         handle.db,
@@ -179,6 +186,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           availability,
           availabilityFeed,
           voteResults,
+          reports,
           notifications,
           settings,
           sqlStats,

@@ -57,6 +57,8 @@ export const bookings = pgTable(
       .where(sql`${t.status} = 'held'`),
     // Serves a user's bookings, newest first, with keyset pagination.
     index('bookings_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    // Serves a night's bookings (Night.bookings), newest first, with keyset pagination.
+    index('bookings_night_created_idx').on(t.nightId, t.createdAt.desc(), t.id.desc()),
   ],
 );
 

@@ -1,9 +1,17 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
-import { anyId } from '../../db/any.js';
+import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
+import { anyId, escapeLike } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { afterCursor, pageValues, preparedPerDatabase } from '../../db/prepared.js';
-import { bookings, users } from '../../db/schema.js';
+import { bookingStatuses, bookings, checkIns, nights, users } from '../../db/schema.js';
 import { pageLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
+
+/** Which of a user's bookings: of nights to come (soonest first), over (latest first), or all (newest booking first). */
+export type BookingsWhen = 'UPCOMING' | 'PAST' | 'ALL';
+/** What narrows a night's booking list: statuses, and a search in the guest's name or subject. */
+export interface NightBookingsFilter {
+  statuses: readonly string[];
+  search: string | null;
+}
 
 const queries = preparedPerDatabase((db) => {
   const ids = sql.placeholder('ids');
@@ -24,12 +32,82 @@ const queries = preparedPerDatabase((db) => {
       .orderBy(perUser.userId, desc(perUser.createdAt), desc(perUser.id))
       .prepare(withCursor ? 'booking_page_after' : 'booking_page');
   };
+  /** Each user's bookings of nights to come (soonest first) or over (latest first), by the night's start. */
+  const bookingByNightPage = (when: 'UPCOMING' | 'PAST', withCursor: boolean) => {
+    const order = when === 'UPCOMING' ? asc : desc;
+    const perUser = db
+      // Flat: Drizzle's subqueries cannot carry nested objects.
+      .select({ ...getTableColumns(bookings), nightStartsAt: sql<Date>`${nights.startsAt}`.mapWith(nights.startsAt).as('night_starts_at') })
+      .from(bookings)
+      .innerJoin(nights, eq(nights.id, bookings.nightId))
+      .where(
+        and(
+          eq(bookings.userId, users.id),
+          when === 'UPCOMING' ? gt(nights.endsAt, sql`now()`) : lte(nights.endsAt, sql`now()`),
+          withCursor ? afterCursor(nights.startsAt, bookings.id, when === 'UPCOMING' ? 'asc' : 'desc') : undefined,
+        ),
+      )
+      .orderBy(order(nights.startsAt), order(bookings.id))
+      .limit(sql.placeholder('limit'))
+      .as('b');
+    return db
+      .select(perUser._.selectedFields)
+      .from(users)
+      .crossJoinLateral(perUser)
+      .where(anyId(users.id, ids))
+      .prepare(`booking_${when.toLowerCase()}_page${withCursor ? '_after' : ''}`);
+  };
+  /**
+   * A page of each night's bookings, newest first, with the guest: statuses as a text
+   * array, the search (ILIKE pattern, or null for none) in display name or subject. It
+   * filters the night's bookings (the night index), then sorts what matched.
+   */
+  const nightBookingPage = (withCursor: boolean) => {
+    const perNight = db
+      .select({
+        ...getTableColumns(bookings),
+        guestSubject: sql<string>`${users.subject}`.as('guest_subject'),
+        guestDisplayName: sql<string | null>`${users.displayName}`.as('guest_display_name'),
+        guestCreatedAt: sql<Date>`${users.createdAt}`.mapWith(users.createdAt).as('guest_created_at'),
+      })
+      .from(bookings)
+      .innerJoin(users, eq(users.id, bookings.userId))
+      .where(
+        and(
+          eq(bookings.nightId, nights.id),
+          sql`${bookings.status} = any(${sql.placeholder('statuses')}::text[])`,
+          sql`(${sql.placeholder('pattern')}::text is null or ${users.displayName} ilike ${sql.placeholder('pattern')}::text or ${users.subject} ilike ${sql.placeholder('pattern')}::text)`,
+          withCursor ? afterCursor(bookings.createdAt, bookings.id, 'desc') : undefined,
+        ),
+      )
+      .orderBy(desc(bookings.createdAt), desc(bookings.id))
+      .limit(sql.placeholder('limit'))
+      .as('nb');
+    return db
+      .select(perNight._.selectedFields)
+      .from(nights)
+      .crossJoinLateral(perNight)
+      .where(anyId(nights.id, ids))
+      .prepare(`night_booking_page${withCursor ? '_after' : ''}`);
+  };
   return {
     bookingsById: db.select().from(bookings).where(anyId(bookings.id, ids)).prepare('bookings_by_id'),
     bookingPage: bookingPage(false),
     bookingPageAfter: bookingPage(true),
+    upcomingPage: bookingByNightPage('UPCOMING', false),
+    upcomingPageAfter: bookingByNightPage('UPCOMING', true),
+    pastPage: bookingByNightPage('PAST', false),
+    pastPageAfter: bookingByNightPage('PAST', true),
+    nightBookingPage: nightBookingPage(false),
+    nightBookingPageAfter: nightBookingPage(true),
+    checkInsOfBookings: db.select().from(checkIns).where(anyId(checkIns.bookingId, ids)).prepare('check_ins_of_bookings'),
   };
 });
+
+/** A booking with the night start it is ordered by (a user's upcoming and past bookings). */
+export type BookingAtNight = { booking: typeof bookings.$inferSelect; startsAt: Date };
+/** A booking of a night's list with its guest. */
+export type NightBookingRow = { booking: typeof bookings.$inferSelect; guest: typeof users.$inferSelect };
 
 export function createBookingLoaders(db: Database, options: BatchOptions) {
   const q = queries(db);
@@ -43,5 +121,37 @@ export function createBookingLoaders(db: Database, options: BatchOptions) {
     (b) => b.userId,
     options,
   );
-  return { bookingById, bookingsByUser };
+  const bookingsByUserAndNight = pageLoader<BookingAtNight>(
+    async (userIds, page, when) => {
+      const run =
+        when === 'UPCOMING' ? (page.after ? q.upcomingPageAfter : q.upcomingPage) : page.after ? q.pastPageAfter : q.pastPage;
+      const rows = (await run.execute({ ids: userIds, ...pageValues(page) })).map(({ nightStartsAt, ...booking }) => ({ booking, startsAt: nightStartsAt }));
+      for (const row of rows) bookingById.prime(row.booking.id, row.booking);
+      return rows;
+    },
+    (row) => row.booking.userId,
+    options,
+  );
+  const bookingsByNight = pageLoader<NightBookingRow>(
+    async (nightIds, page, filter) => {
+      const { statuses, search } = JSON.parse(filter!) as NightBookingsFilter;
+      const run = page.after ? q.nightBookingPageAfter : q.nightBookingPage;
+      const flat = await run.execute({
+        ids: nightIds,
+        statuses: statuses.length > 0 ? statuses : bookingStatuses,
+        pattern: search === null ? null : `%${escapeLike(search)}%`,
+        ...pageValues(page),
+      });
+      const rows = flat.map(({ guestSubject, guestDisplayName, guestCreatedAt, ...booking }) => ({
+        booking,
+        guest: { id: booking.userId, subject: guestSubject, displayName: guestDisplayName, createdAt: guestCreatedAt },
+      }));
+      for (const row of rows) bookingById.prime(row.booking.id, row.booking);
+      return rows;
+    },
+    (row) => row.booking.nightId,
+    options,
+  );
+  const checkInByBooking = rowLoader((ids) => q.checkInsOfBookings.execute({ ids }), (c) => c.bookingId!, options);
+  return { bookingById, bookingsByUser, bookingsByUserAndNight, bookingsByNight, checkInByBooking };
 }

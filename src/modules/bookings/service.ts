@@ -4,7 +4,6 @@ import type { Executor, Tx } from '../../db/client.js';
 import { bookings, tableSessions, tables, type Booking } from '../../db/schema.js';
 import { AppError, ErrorCode, badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
-import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { requirePrincipal } from '../../platform/auth.js';
 import { isStaffOf } from '../staff/service.js';
 import { announceAvailability, bumpVersion, lockNight, type LockedNight } from '../clubs/service.js';
@@ -187,12 +186,6 @@ export async function bookingById(scope: Scope, id: string): Promise<Booking | n
   const night = await scope.loaders.nightById.load(booking.nightId);
   if (night && (await isStaffOf(scope, night.clubId))) return booking;
   throw forbidden('This booking belongs to another guest');
-}
-
-/** The user's bookings, newest first. */
-export async function bookingsOf(scope: Scope, userId: string, page: PageRequest) {
-  const rows = await scope.loaders.bookingsByUser.load({ parentId: userId, page });
-  return toConnection(rows, page.first, (b) => [b.createdAt.toISOString(), b.id]);
 }
 
 interface Change {

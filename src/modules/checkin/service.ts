@@ -146,7 +146,12 @@ export interface EntryStatsModel {
  */
 export async function entryStatsOf(scope: Scope, night: Night): Promise<EntryStatsModel> {
   await requireStaffOf(scope, night.clubId, "a night's entry stats");
-  const entries = scope.db
+  return countEntries(scope.db, night);
+}
+
+/** The night's check-ins counted (see `entryStatsOf`), for whoever already decided the caller may see them. */
+export async function countEntries(db: Executor, night: Night): Promise<EntryStatsModel> {
+  const entries = db
     .select({
       gate: checkIns.gate,
       quarter: sql<string>`date_bin('15 minutes', ${checkIns.checkedInAt}, ${night.startsAt.toISOString()}::timestamptz)`.as('quarter'),
@@ -154,7 +159,7 @@ export async function entryStatsOf(scope: Scope, night: Night): Promise<EntrySta
     .from(checkIns)
     .where(eq(checkIns.nightId, night.id))
     .as('entries');
-  const rows = await scope.db
+  const rows = await db
     .select({
       gate: entries.gate,
       quarter: sql<string | null>`${entries.quarter}::text`,

@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import { executeRows } from '../../db/any.js';
+import type { Database } from '../../db/client.js';
+import { nightReports, type Night } from '../../db/schema.js';
+import { computeNightFigures } from './figures.js';
+
+const NIGHTS_PER_RUN = 10;
+
+/**
+ * Writes the final report of nights that are over and have none, once each, whichever
+ * instances run this at the same time: a night is claimed by locking its row with SKIP
+ * LOCKED inside the transaction that computes and inserts its report, so another
+ * instance passes over it and, after the commit, no longer sees it due. Returns the
+ * nights it wrote.
+ */
+export async function writeFinalReports(db: Database): Promise<string[]> {
+  const written: string[] = [];
+  for (let i = 0; i < NIGHTS_PER_RUN; i += 1) {
+    const nightId = await db.transaction(async (tx) => {
+      const [claimed] = await executeRows<Night & { currency: string }>(
+        tx,
+        sql`select n.id, n.club_id as "clubId", n.starts_at as "startsAt", n.ends_at as "endsAt", c.currency
+            from nights n join clubs c on c.id = n.club_id
+            where n.ends_at <= now() and not exists (select 1 from night_reports r where r.night_id = n.id)
+            order by n.ends_at, n.id limit 1
+            for update of n skip locked`,
+      );
+      if (!claimed) return null;
+      const night = { ...claimed, startsAt: new Date(claimed.startsAt), endsAt: new Date(claimed.endsAt) } as Night;
+      const figures = await computeNightFigures(tx, night, { currency: claimed.currency }, true);
+      await tx.insert(nightReports).values({ nightId: night.id, figures });
+      return night.id;
+    });
+    if (!nightId) break;
+    written.push(nightId);
+  }
+  return written;
+}
+
+/** Runs `writeFinalReports` every `intervalSeconds` on this instance until stopped. */
+export function startFinalReports(db: Database, intervalSeconds: number, onError: (error: unknown) => void): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= writeFinalReports(db)
+      .then(() => undefined, onError)
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

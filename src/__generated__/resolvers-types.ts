@@ -36,6 +36,12 @@ export type AddGuestInput = {
   phone?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type AddGuestsInput = {
+  agentCode?: InputMaybe<Scalars['String']['input']>;
+  guests: Array<GuestInput>;
+  nightId: Scalars['ID']['input'];
+};
+
 export type AddStaffInput = {
   clubId: Scalars['ID']['input'];
   role: StaffRole;
@@ -330,6 +336,11 @@ export type GuestEntryEdge = {
   node: GuestEntry;
 };
 
+export type GuestInput = {
+  name: Scalars['String']['input'];
+  phone?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type HoldTableInput = {
   /** Chosen by the client, unique per booking attempt (a UUID is fine), at most 200 characters. */
   idempotencyKey: Scalars['String']['input'];
@@ -356,6 +367,12 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Puts a guest on a night's list (a manager of the club, or a promoter with their own code); the entry's token goes in the guest's QR code. */
   addGuest: GuestEntry;
+  /**
+   * Puts up to 1,000 guests on a night's list in one transaction (a manager of the club, or a
+   * promoter with their own code): all or none. A bad row refuses the whole call with
+   * BAD_USER_INPUT and the row's index in `extensions.index`.
+   */
+  addGuests: Array<GuestEntry>;
   /**
    * Makes a token subject a host or manager of the club (its managers); the user is created
    * if the subject never signed in. Adding someone again changes their role.
@@ -458,6 +475,11 @@ export type Mutation = {
 
 export type MutationAddGuestArgs = {
   input: AddGuestInput;
+};
+
+
+export type MutationAddGuestsArgs = {
+  input: AddGuestsInput;
 };
 
 
@@ -1254,6 +1276,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AddGuestInput: AddGuestInput;
+  AddGuestsInput: AddGuestsInput;
   AddStaffInput: AddStaffInput;
   AddStreamerInput: AddStreamerInput;
   Agent: ResolverTypeWrapper<AgentRow>;
@@ -1290,6 +1313,7 @@ export type ResolversTypes = {
   GuestEntry: ResolverTypeWrapper<GuestEntryRow>;
   GuestEntryConnection: ResolverTypeWrapper<Omit<GuestEntryConnection, 'edges'> & { edges: Array<ResolversTypes['GuestEntryEdge']> }>;
   GuestEntryEdge: ResolverTypeWrapper<Omit<GuestEntryEdge, 'node'> & { node: ResolversTypes['GuestEntry'] }>;
+  GuestInput: GuestInput;
   HoldTableInput: HoldTableInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -1352,6 +1376,7 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AddGuestInput: AddGuestInput;
+  AddGuestsInput: AddGuestsInput;
   AddStaffInput: AddStaffInput;
   AddStreamerInput: AddStreamerInput;
   Agent: AgentRow;
@@ -1386,6 +1411,7 @@ export type ResolversParentTypes = {
   GuestEntry: GuestEntryRow;
   GuestEntryConnection: Omit<GuestEntryConnection, 'edges'> & { edges: Array<ResolversParentTypes['GuestEntryEdge']> };
   GuestEntryEdge: Omit<GuestEntryEdge, 'node'> & { node: ResolversParentTypes['GuestEntry'] };
+  GuestInput: GuestInput;
   HoldTableInput: HoldTableInput;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1604,6 +1630,7 @@ export type MoneyTotalResolvers<ContextType = Context, ParentType extends Resolv
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   addGuest?: Resolver<ResolversTypes['GuestEntry'], ParentType, ContextType, RequireFields<MutationAddGuestArgs, 'input'>>;
+  addGuests?: Resolver<Array<ResolversTypes['GuestEntry']>, ParentType, ContextType, RequireFields<MutationAddGuestsArgs, 'input'>>;
   addStaff?: Resolver<ResolversTypes['StaffMember'], ParentType, ContextType, RequireFields<MutationAddStaffArgs, 'input'>>;
   addStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationAddStreamerArgs, 'input'>>;
   arrangeTables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType, RequireFields<MutationArrangeTablesArgs, 'input'>>;

@@ -1,11 +1,13 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { pageRequest } from '../../graphql/pagination.js';
 import { userById } from '../users/service.js';
-import { addGuest, checkIn, checkInBooking, checkInsOf, createAgent, entryStatsOf, guestsOf } from './service.js';
+import { addGuest, addGuests } from './guest-list.js';
+import { checkIn, checkInBooking, checkInsOf, createAgent, entryStatsOf, guestsOf } from './service.js';
 
 export const checkinResolvers: Resolvers = {
   Mutation: {
     addGuest: (_root, { input }, ctx) => addGuest(ctx, input),
+    addGuests: (_root, { input }, ctx) => addGuests(ctx, input),
     checkIn: (_root, { input }, ctx) => checkIn(ctx, input),
     checkInBooking: (_root, { input }, ctx) => checkInBooking(ctx, input),
     createAgent: (_root, { userId, clubId }, ctx) => createAgent(ctx, { userId, clubId }),

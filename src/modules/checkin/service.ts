@@ -1,6 +1,6 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type GuestEntry, type Night } from '../../db/schema.js';
+import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type Night } from '../../db/schema.js';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
@@ -8,50 +8,6 @@ import { requirePrincipal } from '../../platform/auth.js';
 import { isManagerOf, requireStaffOf } from '../staff/service.js';
 import type { Executor, Tx } from '../../db/client.js';
 import type { Scope } from '../scope.js';
-import { normalizePhone } from './phone.js';
-
-export interface AddGuestInput {
-  nightId: string;
-  name: string;
-  phone?: string | null;
-  agentCode?: string | null;
-}
-
-/**
- * Puts a guest on a night's list with a fresh random token for their QR code. A manager
- * of the club may add anyone, with or without a promoter code; anyone else only under
- * their own promoter code for that club.
- */
-export async function addGuest(scope: Scope, input: AddGuestInput): Promise<GuestEntry> {
-  requirePrincipal(scope.viewer);
-  const night = isUuid(input.nightId) ? await scope.loaders.nightById.load(input.nightId) : null;
-  if (!night) throw notFound('Night', input.nightId);
-  const user = await scope.currentUser();
-  let agent: Agent | undefined;
-  // A blank code (an empty form field) means no code.
-  if (input.agentCode != null && input.agentCode.trim() !== '') {
-    [agent] = await scope.db
-      .select()
-      .from(agents)
-      .where(and(eq(agents.code, input.agentCode.trim().toUpperCase()), eq(agents.clubId, night.clubId)));
-    if (!agent) throw badInput(`No promoter of this club has the code ${JSON.stringify(input.agentCode)}`);
-  }
-  const manager = await isManagerOf(scope, night.clubId);
-  if (!manager && agent?.userId !== user.id) {
-    throw forbidden("Only a manager of the club, or a promoter under their own code, may add guests");
-  }
-  const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw badInput('name must be 1 to 200 characters');
-  const phone = input.phone == null || input.phone.trim() === '' ? null : normalizePhone(input.phone);
-  if (input.phone != null && input.phone.trim() !== '' && phone === null) {
-    throw badInput(`phone must be 6 to 20 digits, optionally with a leading +, got ${JSON.stringify(input.phone)}`);
-  }
-  const [entry] = await scope.db
-    .insert(guestEntries)
-    .values({ nightId: night.id, name, phone, agentId: agent?.id ?? null, token: randomBytes(16).toString('base64url'), createdBy: user.id })
-    .returning();
-  return entry!;
-}
 
 /** Checks in the guest whose QR token this is, at `gate` (staff of the club). */
 export async function checkIn(scope: Scope, input: { token: string; gate: string }): Promise<CheckIn> {

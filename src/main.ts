@@ -9,7 +9,7 @@ const app = createApp(config, { logger });
 const running = await app.start();
 
 if (config.env !== 'production') {
-  const tokens = await demoTokens(running.db, running.tokens);
+  const tokens = await demoTokens(running.tokens);
   const lines = [
     '',
     `  Nightgraph is running: ${running.url}`,

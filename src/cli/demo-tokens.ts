@@ -1,26 +1,17 @@
-import { asc, inArray } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
-import { clubs } from '../db/schema.js';
-import { demoSubjects } from '../db/seed.js';
+import { demoSubjects } from '../modules/demo/seed.js';
 import type { TokenService } from '../platform/auth.js';
 
 /**
- * One ready token per role for the demo users: the host works at Neon Basement, the
- * manager at every demo club. Valid for 30 days.
+ * One ready token per role for the demo users, valid for 30 days. They name no clubs:
+ * the demo's staff are kept in PostgreSQL (the host works at Neon Basement, the manager
+ * at every demo club), as a manager adds and removes them through the API.
  */
-export async function demoTokens(db: Database, tokens: TokenService): Promise<Record<keyof typeof demoSubjects, string>> {
-  const demoClubs = await db
-    .select({ id: clubs.id, slug: clubs.slug })
-    .from(clubs)
-    .where(inArray(clubs.slug, ['neon-basement', 'seoul-rooftop', 'vault-moscow']))
-    .orderBy(asc(clubs.slug));
-  const neon = demoClubs.filter((c) => c.slug === 'neon-basement').map((c) => c.id);
-  const all = demoClubs.map((c) => c.id);
+export async function demoTokens(tokens: TokenService): Promise<Record<keyof typeof demoSubjects, string>> {
   const expiresIn = '30d';
   return {
     guest: await tokens.sign({ subject: demoSubjects.guest, roles: ['guest'], clubIds: [] }, expiresIn),
-    host: await tokens.sign({ subject: demoSubjects.host, roles: ['host'], clubIds: neon }, expiresIn),
-    manager: await tokens.sign({ subject: demoSubjects.manager, roles: ['manager'], clubIds: all }, expiresIn),
+    host: await tokens.sign({ subject: demoSubjects.host, roles: ['host'], clubIds: [] }, expiresIn),
+    manager: await tokens.sign({ subject: demoSubjects.manager, roles: ['manager'], clubIds: [] }, expiresIn),
     admin: await tokens.sign({ subject: demoSubjects.admin, roles: ['admin'], clubIds: [] }, expiresIn),
   };
 }

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
-import { seedDemoData } from '../db/seed.js';
+import { seedDemoData } from '../modules/demo/seed.js';
 import type { Context } from '../graphql/context.js';
 import { buildSchema } from '../graphql/schema.js';
 import { createLoaders, type Loaders } from '../modules/loaders.js';
@@ -85,7 +85,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const handle = await openDatabase(config.database, { logger });
       cleanups.push(() => handle.close());
       await migrate(handle);
-      const { seeded } = config.seedDemoData ? await seedDemoData(handle.db) : { seeded: false };
 
       const { pubsub: sharedPubSub, store: sharedStore, cache, redisClients, redisHealth, closeRedis } = await openSharedState(config, logger, (operation) =>
         metrics.redisErrors.inc({ operation }),
@@ -194,6 +193,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           clientAddress,
         };
       };
+      // Through the same services as the API, so before the server listens.
+      const { seeded } = config.seedDemoData ? await seedDemoData(contextFor) : { seeded: false };
       const handleGraphQL = createGraphQLHandler({
         apollo,
         metrics,

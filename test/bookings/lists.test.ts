@@ -111,4 +111,27 @@ describe('booking lists', () => {
     expect(await free(3)).toEqual(['Big']);
     expect(await free(9)).toEqual([]);
   });
+
+  it('costs the same statements for one night’s bookings page as for fifty nights’', async () => {
+    const counts = [];
+    for (const nightCount of [1, 50]) {
+      const club = await fx.club();
+      const nightRows = await fx.nights(club.id, nightCount);
+      const [table] = await fx.tables(club.id, 1);
+      const guest = await fx.user();
+      for (const n of nightRows) await fx.booking({ nightId: n.id, tableId: table!.id, userId: guest.id });
+      const staff = await app.token({ subject: `pin-${club.id}`, roles: ['host'], clubIds: [club.id] });
+      const response = await graphql(
+        app.url,
+        `query($slug: String!) { club(slug: $slug) { nights(first: 50) { edges { node { bookings(first: 5) { edges { node { id checkedIn table { label } guest { subject } } } } } } } } }`,
+        { token: staff, variables: { slug: club.slug } },
+      );
+      expect(response.errors).toBeUndefined();
+      const lists = response.data.club.nights.edges.map((e: any) => e.node.bookings.edges.map((b: any) => b.node.guest.subject));
+      expect(lists).toEqual(nightRows.map(() => [guest.subject]));
+      counts.push(response.extensions!.sql!.statements);
+    }
+    // The club, its nights, the memberships, the bookings with their guests, the tables, the check-ins.
+    expect(counts).toEqual([6, 6]);
+  });
 });

@@ -98,8 +98,11 @@ async function refuseOverlaps(tx: Tx, clubId: string): Promise<void> {
   }
 }
 
-/** Runs a floor-plan change of the club in one transaction, then announces the redrawn nights. */
-async function changeFloorPlan<T>(scope: Scope, clubId: string, change: (tx: Tx) => Promise<T>): Promise<T> {
+/**
+ * Runs a change of what the club's nights show (its floor plan, its name on the plan) in
+ * one transaction that bumps every upcoming night's version, then announces them.
+ */
+export async function changeFloorPlan<T>(scope: Scope, clubId: string, change: (tx: Tx) => Promise<T>): Promise<T> {
   let redrawn: string[] = [];
   let result: T;
   try {

@@ -4,6 +4,7 @@ import { badInput, conflict, isUniqueViolation, notFound } from '../../errors.js
 import { isUuid } from '../../graphql/batch.js';
 import { requireAdmin, requireManagerOf } from '../staff/service.js';
 import type { Scope } from '../scope.js';
+import { changeFloorPlan } from './floor-plan.js';
 
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const MAX_SLUG_LENGTH = 64;
@@ -53,7 +54,8 @@ export async function updateClub(scope: Scope, id: string, input: { name?: strin
     ...(input.timezone == null ? {} : { timezone: ianaZone(input.timezone) }),
   };
   if (Object.keys(changes).length === 0) return club;
-  const [updated] = await scope.db.update(clubs).set(changes).where(eq(clubs.id, club.id)).returning();
-  scope.loaders.clubById.clear(club.id).prime(club.id, updated!);
-  return updated!;
+  // The name is drawn on every night's plan: upcoming nights redraw.
+  const updated = await changeFloorPlan(scope, club.id, async (tx) => (await tx.update(clubs).set(changes).where(eq(clubs.id, club.id)).returning())[0]!);
+  scope.loaders.clubById.clear(club.id).prime(club.id, updated);
+  return updated;
 }

@@ -27,7 +27,8 @@ export async function roleAt(scope: Scope, clubId: string): Promise<ClubRole | n
     const fromToken = tokenRoleAt(principal, clubId);
     return fromToken === 'manager' ? 'manager' : membership.role;
   }
-  if (membership?.removedAt && membership.removedAt.getTime() > (issuedAtMs ?? -Infinity)) return null;
+  // Tokens carry whole seconds: a removal in the token's own second outweighs it too.
+  if (membership?.removedAt && membership.removedAt.getTime() >= (issuedAtMs ?? -Infinity)) return null;
   return tokenRoleAt(principal, clubId);
 }
 

@@ -1076,18 +1076,18 @@ export type UpdateTableInput = {
 
 export type User = {
   __typename?: 'User';
-  /** The user's bookings ("my bookings"). */
-  bookings: BookingConnection;
+  /** The user's bookings ("my bookings"): the user's own; staff of a club the user visits see those at their clubs. */
+  bookings?: Maybe<BookingConnection>;
   displayName?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** Roles of the token this request was made with. */
   roles: Array<Role>;
-  /** The token subject this user was created from. */
-  subject: Scalars['String']['output'];
-  /** Streamers this user tracks, most recently tracked first. */
-  trackedStreamers: TrackedStreamerConnection;
+  /** The token subject this user was created from: the user, and staff of a club they visit. */
+  subject?: Maybe<Scalars['String']['output']>;
+  /** Streamers this user tracks, most recently tracked first (the user only). */
+  trackedStreamers?: Maybe<TrackedStreamerConnection>;
   /** The user's webhooks, oldest first (the user only). */
-  webhooks: Array<Webhook>;
+  webhooks?: Maybe<Array<Webhook>>;
 };
 
 
@@ -1843,13 +1843,13 @@ export type TrackedStreamerEdgeResolvers<ContextType = Context, ParentType exten
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
-  bookings?: Resolver<ResolversTypes['BookingConnection'], ParentType, ContextType, RequireFields<UserBookingsArgs, 'when'>>;
+  bookings?: Resolver<Maybe<ResolversTypes['BookingConnection']>, ParentType, ContextType, RequireFields<UserBookingsArgs, 'when'>>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
-  subject?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  trackedStreamers?: Resolver<ResolversTypes['TrackedStreamerConnection'], ParentType, ContextType, Partial<UserTrackedStreamersArgs>>;
-  webhooks?: Resolver<Array<ResolversTypes['Webhook']>, ParentType, ContextType>;
+  subject?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  trackedStreamers?: Resolver<Maybe<ResolversTypes['TrackedStreamerConnection']>, ParentType, ContextType, Partial<UserTrackedStreamersArgs>>;
+  webhooks?: Resolver<Maybe<Array<ResolversTypes['Webhook']>>, ParentType, ContextType>;
 };
 
 export type VoteResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Vote'] = ResolversParentTypes['Vote']> = {

@@ -3,20 +3,26 @@ import { badInput } from '../../errors.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import { requireStaffOf } from '../staff/service.js';
 import type { Scope } from '../scope.js';
+import { requireStaffView } from '../users/visibility.js';
 import type { BookingsWhen, NightBookingsFilter } from './loaders.js';
 
 const MAX_SEARCH_LENGTH = 100;
 
 /**
  * The user's bookings: ALL newest booking first; UPCOMING (nights not over) soonest
- * night first; PAST latest night first. Keyset pages, one statement for any number of users.
+ * night first; PAST latest night first. Keyset pages, one statement for any number of
+ * users. What the viewer may see of them is the `User` rule (users/visibility.ts): all of
+ * them for the user and admins, those at the viewer's clubs for staff of a club the user
+ * visits, none (FORBIDDEN) for anyone else.
  */
-export async function bookingsOf(scope: Scope, userId: string, when: BookingsWhen, page: PageRequest) {
+export async function bookingsOf(scope: Scope, user: User, when: BookingsWhen, page: PageRequest) {
+  const view = await requireStaffView(scope, user, 'bookings');
+  const clubs = view.kind === 'staff' ? view.clubIds.join(',') : '';
   if (when === 'ALL') {
-    const rows = await scope.loaders.bookingsByUser.load({ parentId: userId, page });
+    const rows = await scope.loaders.bookingsByUser.load({ parentId: user.id, page, filter: clubs || null });
     return toConnection(rows, page.first, (b) => [b.createdAt.toISOString(), b.id]);
   }
-  const rows = await scope.loaders.bookingsByUserAndNight.load({ parentId: userId, page, filter: when });
+  const rows = await scope.loaders.bookingsByUserAndNight.load({ parentId: user.id, page, filter: `${when}|${clubs}` });
   return toConnection(rows, page.first, (r) => [r.startsAt.toISOString(), r.booking.id], (r) => r.booking);
 }
 

@@ -15,12 +15,20 @@ export interface NightBookingsFilter {
 
 const queries = preparedPerDatabase((db) => {
   const ids = sql.placeholder('ids');
+  /** Only bookings at these clubs (what staff may see of another user's); null: all. */
+  const clubs = sql.placeholder('clubs');
   /** Each user's bookings, newest first: one LATERAL statement for all users. */
   const bookingPage = (withCursor: boolean) => {
     const perUser = db
       .select()
       .from(bookings)
-      .where(and(eq(bookings.userId, users.id), withCursor ? afterCursor(bookings.createdAt, bookings.id, 'desc') : undefined))
+      .where(
+        and(
+          eq(bookings.userId, users.id),
+          sql`(${clubs}::uuid[] is null or exists (select 1 from ${nights} where ${nights.id} = ${bookings.nightId} and ${nights.clubId} = any(${clubs}::uuid[])))`,
+          withCursor ? afterCursor(bookings.createdAt, bookings.id, 'desc') : undefined,
+        ),
+      )
       .orderBy(desc(bookings.createdAt), desc(bookings.id))
       .limit(sql.placeholder('limit'))
       .as('b');
@@ -44,6 +52,7 @@ const queries = preparedPerDatabase((db) => {
         and(
           eq(bookings.userId, users.id),
           when === 'UPCOMING' ? gt(nights.endsAt, sql`now()`) : lte(nights.endsAt, sql`now()`),
+          sql`(${clubs}::uuid[] is null or ${nights.clubId} = any(${clubs}::uuid[]))`,
           withCursor ? afterCursor(nights.startsAt, bookings.id, when === 'UPCOMING' ? 'asc' : 'desc') : undefined,
         ),
       )
@@ -109,12 +118,15 @@ export type BookingAtNight = { booking: typeof bookings.$inferSelect; startsAt: 
 /** A booking of a night's list with its guest. */
 export type NightBookingRow = { booking: typeof bookings.$inferSelect; guest: typeof users.$inferSelect };
 
+/** A page filter's clubs: a comma-separated list of club ids, or null for every club. */
+const clubsOf = (filter: string | null) => (filter ? filter.split(',') : null);
+
 export function createBookingLoaders(db: Database, options: BatchOptions) {
   const q = queries(db);
   const bookingById = rowLoader((ids) => q.bookingsById.execute({ ids }), (b) => b.id, options);
   const bookingsByUser = pageLoader(
-    async (userIds, page) => {
-      const rows = await (page.after ? q.bookingPageAfter : q.bookingPage).execute({ ids: userIds, ...pageValues(page) });
+    async (userIds, page, clubs) => {
+      const rows = await (page.after ? q.bookingPageAfter : q.bookingPage).execute({ ids: userIds, clubs: clubsOf(clubs), ...pageValues(page) });
       for (const row of rows) bookingById.prime(row.id, row);
       return rows;
     },
@@ -122,10 +134,11 @@ export function createBookingLoaders(db: Database, options: BatchOptions) {
     options,
   );
   const bookingsByUserAndNight = pageLoader<BookingAtNight>(
-    async (userIds, page, when) => {
+    async (userIds, page, filter) => {
+      const [when, clubs] = filter!.split('|') as [BookingsWhen, string];
       const run =
         when === 'UPCOMING' ? (page.after ? q.upcomingPageAfter : q.upcomingPage) : page.after ? q.pastPageAfter : q.pastPage;
-      const rows = (await run.execute({ ids: userIds, ...pageValues(page) })).map(({ nightStartsAt, ...booking }) => ({ booking, startsAt: nightStartsAt }));
+      const rows = (await run.execute({ ids: userIds, clubs: clubsOf(clubs || null), ...pageValues(page) })).map(({ nightStartsAt, ...booking }) => ({ booking, startsAt: nightStartsAt }));
       for (const row of rows) bookingById.prime(row.booking.id, row.booking);
       return rows;
     },

@@ -13,7 +13,7 @@ export const bookingResolvers: Resolvers = {
     cancelBooking: (_root, { id }, ctx) => cancelBooking(ctx, id),
   },
   User: {
-    bookings: (user, { when, first, after }, ctx) => bookingsOf(ctx, user.id, when ?? 'ALL', pageRequest(first, after, 2)),
+    bookings: (user, { when, first, after }, ctx) => bookingsOf(ctx, user, when ?? 'ALL', pageRequest(first, after, 2)),
   },
   Night: {
     bookings: (night, { status, search, first, after }, ctx) =>

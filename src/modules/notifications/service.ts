@@ -10,6 +10,7 @@ import type { Scope } from '../scope.js';
 import { queueCampaign } from './producers.js';
 import { newWebhookSecret } from './webhook.js';
 import { notificationsTopic, OUTBOX_WAKE_TOPIC, type NotificationMessage } from './worker.js';
+import { requireFullView } from '../users/visibility.js';
 
 const MAX_WEBHOOKS_PER_USER = 10;
 const MAX_MESSAGE_LENGTH = 1_000;
@@ -85,10 +86,10 @@ export async function deleteWebhook(scope: Scope, id: string): Promise<boolean> 
   return deleted.length > 0;
 }
 
+/** The user's webhooks, oldest first: the user (and admins) only. */
 export async function webhooksOf(scope: Scope, user: User): Promise<Webhook[]> {
-  const viewer = requirePrincipal(scope.viewer);
-  const me = await scope.currentUser();
-  if (me.id !== user.id && !viewer.roles.includes('admin')) throw forbidden('Only the user may see their webhooks');
+  requirePrincipal(scope.viewer);
+  await requireFullView(scope, user, 'webhooks');
   return scope.loaders.webhooksByUser.load(user.id);
 }
 

@@ -9,6 +9,7 @@ import type { Streamer, User } from '../../db/schema.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
 import type { Scope } from '../scope.js';
 import { claimStreamer, syncClaimed } from './sync.js';
+import { requireFullView } from '../users/visibility.js';
 
 export function streamerById(scope: Scope, id: string): Promise<Streamer | null> {
   return scope.loaders.streamerById.load(id);
@@ -24,8 +25,9 @@ export async function wishlistOf(scope: Scope, streamer: Streamer, page: PageReq
   return toConnection(rows, page.first, (item) => [item.firstSeenAt.toISOString(), item.id]);
 }
 
-/** Streamers the user tracks, most recently tracked first; edges carry `trackedAt`. */
+/** Streamers the user tracks, most recently tracked first; edges carry `trackedAt`. The user (and admins) only. */
 export async function trackedStreamersOf(scope: Scope, user: User, page: PageRequest) {
+  await requireFullView(scope, user, 'tracked streamers');
   const rows = await scope.loaders.trackedStreamersByUser.load({ parentId: user.id, page });
   const connection = toConnection(
     rows,

@@ -2,6 +2,7 @@ import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { pageRequest } from '../../graphql/pagination.js';
 import { trackedStreamersOf } from '../streamers/service.js';
 import { me } from './service.js';
+import { requireStaffView } from './visibility.js';
 
 export const userResolvers: Resolvers = {
   Query: {
@@ -9,6 +10,7 @@ export const userResolvers: Resolvers = {
   },
   User: {
     roles: (user) => user.roles.map((role) => role.toUpperCase() as Uppercase<typeof role>),
+    subject: async (user, _args, ctx) => (await requireStaffView(ctx, user, 'subject'), user.subject),
     trackedStreamers: (user, { first, after }, ctx) => trackedStreamersOf(ctx, user, pageRequest(first, after, 2)),
   },
 };

@@ -652,20 +652,20 @@ export type Night = {
   cancelReason?: Maybe<Scalars['String']['output']>;
   cancelledAt?: Maybe<Scalars['DateTime']['output']>;
   /** Check-ins, newest first, optionally at one gate (staff). */
-  checkIns: CheckInConnection;
+  checkIns?: Maybe<CheckInConnection>;
   club: Club;
   endsAt: Scalars['DateTime']['output'];
   /** Who came in, by gate and by quarter hour (staff). */
-  entryStats: EntryStats;
+  entryStats?: Maybe<EntryStats>;
   /** The guest list by name (staff): `search` matches a part of the name, any case, or the exact phone number. */
-  guests: GuestEntryConnection;
+  guests?: Maybe<GuestEntryConnection>;
   id: Scalars['ID']['output'];
   /** The night in figures (managers of the club): live while it runs, final once it is over. */
   report?: Maybe<NightReport>;
   startsAt: Scalars['DateTime']['output'];
   status: NightStatus;
   /** Per table: its open session, live booking and deposits. Staff of the night's club only. */
-  tables: Array<NightTable>;
+  tables?: Maybe<Array<NightTable>>;
 };
 
 
@@ -805,8 +805,11 @@ export type Query = {
   club?: Maybe<Club>;
   /** All clubs, by slug. */
   clubs: ClubConnection;
-  /** The signed-in user. UNAUTHENTICATED without a valid token. */
-  me: User;
+  /**
+   * The signed-in user; null when no token was sent (a web app asks before anyone signs in).
+   * An invalid or expired token is UNAUTHENTICATED, so the client knows to sign in again.
+   */
+  me?: Maybe<User>;
   night?: Maybe<Night>;
   /** Scheduled nights of every club starting in [from, to), earliest first. */
   nights: NightConnection;
@@ -1669,16 +1672,16 @@ export type NightResolvers<ContextType = Context, ParentType extends ResolversPa
   bookings?: Resolver<Maybe<ResolversTypes['BookingConnection']>, ParentType, ContextType, Partial<NightBookingsArgs>>;
   cancelReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   cancelledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
-  checkIns?: Resolver<ResolversTypes['CheckInConnection'], ParentType, ContextType, Partial<NightCheckInsArgs>>;
+  checkIns?: Resolver<Maybe<ResolversTypes['CheckInConnection']>, ParentType, ContextType, Partial<NightCheckInsArgs>>;
   club?: Resolver<ResolversTypes['Club'], ParentType, ContextType>;
   endsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  entryStats?: Resolver<ResolversTypes['EntryStats'], ParentType, ContextType>;
-  guests?: Resolver<ResolversTypes['GuestEntryConnection'], ParentType, ContextType, Partial<NightGuestsArgs>>;
+  entryStats?: Resolver<Maybe<ResolversTypes['EntryStats']>, ParentType, ContextType>;
+  guests?: Resolver<Maybe<ResolversTypes['GuestEntryConnection']>, ParentType, ContextType, Partial<NightGuestsArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   report?: Resolver<Maybe<ResolversTypes['NightReport']>, ParentType, ContextType>;
   startsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['NightStatus'], ParentType, ContextType>;
-  tables?: Resolver<Array<ResolversTypes['NightTable']>, ParentType, ContextType>;
+  tables?: Resolver<Maybe<Array<ResolversTypes['NightTable']>>, ParentType, ContextType>;
 };
 
 export type NightConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NightConnection'] = ResolversParentTypes['NightConnection']> = {
@@ -1746,7 +1749,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
   club?: Resolver<Maybe<ResolversTypes['Club']>, ParentType, ContextType, RequireFields<QueryClubArgs, 'slug'>>;
   clubs?: Resolver<ResolversTypes['ClubConnection'], ParentType, ContextType, Partial<QueryClubsArgs>>;
-  me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   night?: Resolver<Maybe<ResolversTypes['Night']>, ParentType, ContextType, RequireFields<QueryNightArgs, 'id'>>;
   nights?: Resolver<ResolversTypes['NightConnection'], ParentType, ContextType, Partial<QueryNightsArgs>>;
   streamer?: Resolver<Maybe<ResolversTypes['Streamer']>, ParentType, ContextType, RequireFields<QueryStreamerArgs, 'id'>>;

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/db/schema.js';
 import { codes, graphql } from '../support/client.js';
+import { fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 const meQuery = `{ me { id subject roles } }`;
@@ -33,9 +34,28 @@ describe('bearer tokens', () => {
     expect(row!.n).toBe(1);
   });
 
-  it('refuses me without a token with UNAUTHENTICATED', async () => {
+  it('answers me with null and no error without a token, and UNAUTHENTICATED for a refused one', async () => {
     const response = await graphql(app.url, meQuery);
-    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+    expect(response.errors).toBeUndefined();
+    expect(response.data.me).toBeNull();
+    expect(codes(await graphql(app.url, meQuery, { token: 'not-a-token' }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('keeps the rest of an answer when one field is refused: a guest reading a night gets its times, and tables null', async () => {
+    const club = await fixtures(app.db).club();
+    const [night] = await fixtures(app.db).nights(club.id, 1);
+    const guest = await app.token({ subject: 'partial-guest' });
+    const response = await graphql(app.url, `query($id: ID!) { night(id: $id) { id startsAt tables { state } guests { edges { cursor } } entryStats { total } } clubs(first: 1) { edges { node { id } } } }`, {
+      token: guest,
+      variables: { id: night!.id },
+    });
+    expect(response.data.night).toMatchObject({ id: night!.id, startsAt: night!.startsAt.toISOString(), tables: null, guests: null, entryStats: null });
+    expect(response.data.clubs.edges).toHaveLength(1);
+    expect(response.errors!.map((e) => [e.path!.join('.'), e.extensions!.code]).sort()).toEqual([
+      ['night.entryStats', 'FORBIDDEN'],
+      ['night.guests', 'FORBIDDEN'],
+      ['night.tables', 'FORBIDDEN'],
+    ]);
   });
 
   it('refuses a token signed with another secret, an expired one and a malformed header', async () => {

@@ -20,8 +20,12 @@ export async function ensureUser(db: Database, subject: string): Promise<User> {
   return raced!;
 }
 
-/** The signed-in caller with their token's roles; UNAUTHENTICATED without a valid token. */
-export async function me(scope: Scope): Promise<UserModel> {
+/**
+ * The signed-in caller with their token's roles; null when no token was sent, and
+ * UNAUTHENTICATED for a token that was refused (invalid or expired).
+ */
+export async function me(scope: Scope): Promise<UserModel | null> {
+  if (scope.viewer.kind === 'anonymous' && scope.viewer.tokenProblem === undefined) return null;
   const principal = requirePrincipal(scope.viewer);
   return { ...(await scope.currentUser()), roles: principal.roles };
 }

@@ -89,6 +89,9 @@ export type Availability = {
   __typename?: 'Availability';
   /** Free tables; with `partySize`, only those that seat the party. */
   freeTables: Array<Table>;
+  night: Night;
+  /** The night's id: with `version`, what a client cache identifies the snapshot by. */
+  nightId: Scalars['ID']['output'];
   tables: Array<TableAvailability>;
   version: Scalars['Int']['output'];
 };
@@ -777,10 +780,13 @@ export type OpenTableSessionInput = {
   tableId: Scalars['ID']['input'];
 };
 
+/** Relay's page info. Pages go forward (`first`/`after`): `hasPreviousPage` says whether this page starts after a cursor. */
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+  hasPreviousPage: Scalars['Boolean']['output'];
+  startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 export type PriceChange = {
@@ -1483,6 +1489,8 @@ export type AgentStatsResolvers<ContextType = Context, ParentType extends Resolv
 
 export type AvailabilityResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Availability'] = ResolversParentTypes['Availability']> = {
   freeTables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType, Partial<AvailabilityFreeTablesArgs>>;
+  night?: Resolver<ResolversTypes['Night'], ParentType, ContextType>;
+  nightId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   tables?: Resolver<Array<ResolversTypes['TableAvailability']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
@@ -1731,6 +1739,8 @@ export type NotificationResolvers<ContextType = Context, ParentType extends Reso
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type PriceChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PriceChange'] = ResolversParentTypes['PriceChange']> = {

@@ -11,7 +11,7 @@ export interface PageRequest {
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
 /**
@@ -48,21 +48,36 @@ function decodeCursor(cursor: string, arity: number): (string | number)[] {
 
 /**
  * Builds a connection from up to `first + 1` rows fetched in order: the extra row only
- * tells that another page exists.
+ * tells that another page exists; a page asked for after a cursor has one before it.
  */
 export function toConnection<R, T = R>(
   rows: readonly R[],
-  first: number,
+  request: PageRequest,
   cursorOf: (row: R) => readonly (string | number)[],
   nodeOf: (row: R) => T = (row) => row as unknown as T,
 ): Connection<T> & { rows: R[] } {
-  const page = rows.slice(0, first);
+  const page = rows.slice(0, request.first);
   const edges = page.map((row) => new Edge(row, nodeOf(row), cursorOf));
   return {
     rows: page,
     edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: new PageInfo(edges, rows.length > request.first, request.after !== null),
   };
+}
+
+/** Relay's page info; the cursors are encoded only if a client asks for them. */
+class PageInfo<T> {
+  constructor(
+    private readonly edges: readonly { cursor: string; node: T }[],
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+  ) {}
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+  get endCursor(): string | null {
+    return this.edges.at(-1)?.cursor ?? null;
+  }
 }
 
 /** An edge whose cursor is encoded only if a client asks for it (most lists never do). */

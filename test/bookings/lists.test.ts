@@ -110,6 +110,9 @@ describe('booking lists', () => {
     expect((await free()).sort()).toEqual(['Big', 'Small']);
     expect(await free(3)).toEqual(['Big']);
     expect(await free(9)).toEqual([]);
+    // Identifiable for client caches: the snapshot names its night.
+    const named = await graphql(app.url, `query($id: ID!) { night(id: $id) { availability { nightId night { id } } } }`, { variables: { id: night!.id } });
+    expect(named.data.night.availability).toEqual({ nightId: night!.id, night: { id: night!.id } });
   });
 
   it('costs the same statements for one night’s bookings page as for fifty nights’', async () => {

@@ -19,12 +19,17 @@ describe('page requests', () => {
 });
 
 describe('toConnection', () => {
-  it('uses the extra row only to tell that another page exists', () => {
-    const page = toConnection([{ id: 'a' }, { id: 'b' }, { id: 'c' }], 2, (r) => [r.id]);
+  const info = (connection: { pageInfo: object }) => {
+    const { hasNextPage, hasPreviousPage, startCursor, endCursor } = connection.pageInfo as Record<string, unknown>;
+    return { hasNextPage, hasPreviousPage, startCursor, endCursor };
+  };
+
+  it('uses the extra row only to tell that another page exists, and a cursor that one came before', () => {
+    const page = toConnection([{ id: 'a' }, { id: 'b' }, { id: 'c' }], { first: 2, after: null }, (r) => [r.id]);
     expect(page.edges.map((e) => e.node.id)).toEqual(['a', 'b']);
-    expect(page.pageInfo).toEqual({ hasNextPage: true, endCursor: encodeCursor(['b']) });
-    const last = toConnection([{ id: 'a' }], 2, (r) => [r.id]);
-    expect(last.pageInfo).toEqual({ hasNextPage: false, endCursor: encodeCursor(['a']) });
-    expect(toConnection([], 2, () => []).pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    expect(info(page)).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: encodeCursor(['a']), endCursor: encodeCursor(['b']) });
+    const last = toConnection([{ id: 'c' }], { first: 2, after: ['b'] }, (r) => [r.id]);
+    expect(info(last)).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: encodeCursor(['c']), endCursor: encodeCursor(['c']) });
+    expect(info(toConnection([], { first: 2, after: null }, () => []))).toEqual({ hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null });
   });
 });

@@ -20,10 +20,10 @@ export async function bookingsOf(scope: Scope, user: User, when: BookingsWhen, p
   const clubs = view.kind === 'staff' ? view.clubIds.join(',') : '';
   if (when === 'ALL') {
     const rows = await scope.loaders.bookingsByUser.load({ parentId: user.id, page, filter: clubs || null });
-    return toConnection(rows, page.first, (b) => [b.createdAt.toISOString(), b.id]);
+    return toConnection(rows, page, (b) => [b.createdAt.toISOString(), b.id]);
   }
   const rows = await scope.loaders.bookingsByUserAndNight.load({ parentId: user.id, page, filter: `${when}|${clubs}` });
-  return toConnection(rows, page.first, (r) => [r.startsAt.toISOString(), r.booking.id], (r) => r.booking);
+  return toConnection(rows, page, (r) => [r.startsAt.toISOString(), r.booking.id], (r) => r.booking);
 }
 
 /**
@@ -37,7 +37,7 @@ export async function bookingsOfNight(scope: Scope, night: Night, filter: NightB
   const key = JSON.stringify({ statuses: [...filter.statuses].sort(), search } satisfies NightBookingsFilter);
   const rows = await scope.loaders.bookingsByNight.load({ parentId: night.id, page, filter: key });
   for (const row of rows) scope.loaders.userById.prime(row.guest.id, row.guest);
-  return toConnection(rows, page.first, (r) => [r.booking.createdAt.toISOString(), r.booking.id], (r) => r.booking);
+  return toConnection(rows, page, (r) => [r.booking.createdAt.toISOString(), r.booking.id], (r) => r.booking);
 }
 
 /** The guest of a booking, as its public profile (what else a viewer may see of a user is decided in users). */

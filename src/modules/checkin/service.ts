@@ -80,14 +80,14 @@ export async function guestsOf(scope: Scope, night: Night, search: string | null
   const term = search?.trim() ? search.trim() : null;
   if (term !== null && term.length > 100) throw badInput('search must be at most 100 characters');
   const rows = await scope.loaders.guestPageByNight.load({ parentId: night.id, filter: term, page });
-  return toConnection(rows, page.first, (g) => [g.name, g.id]);
+  return toConnection(rows, page, (g) => [g.name, g.id]);
 }
 
 /** The night's check-ins, newest first, optionally at one gate (staff). */
 export async function checkInsOf(scope: Scope, night: Night, gate: string | null | undefined, page: PageRequest) {
   await requireStaffOf(scope, night.clubId, "a night's check-ins");
   const rows = await scope.loaders.checkInPageByNight.load({ parentId: night.id, filter: gate?.trim() || null, page });
-  return toConnection(rows, page.first, (c) => [c.checkedInAt.toISOString(), c.id]);
+  return toConnection(rows, page, (c) => [c.checkedInAt.toISOString(), c.id]);
 }
 
 export interface EntryStatsModel {

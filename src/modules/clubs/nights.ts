@@ -129,5 +129,5 @@ export async function listNights(scope: Scope, window: { from: Date | null; to: 
     .orderBy(asc(nights.startsAt), asc(nights.id))
     .limit(page.first + 1);
   for (const row of rows) scope.loaders.nightById.prime(row.id, row);
-  return toConnection(rows, page.first, (n) => [n.startsAt.toISOString(), n.id]);
+  return toConnection(rows, page, (n) => [n.startsAt.toISOString(), n.id]);
 }

@@ -53,6 +53,8 @@ export const clubResolvers: Resolvers = {
   },
   Availability: {
     version: (snapshot) => snapshot.version,
+    nightId: (snapshot) => snapshot.nightId,
+    night: (snapshot, _args, ctx) => ctx.loaders.nightById.load(snapshot.nightId).then((night) => night!),
     freeTables: (snapshot, { partySize }) =>
       snapshot.tables.filter((t) => t.state === 'FREE' && (partySize == null || t.table.capacity >= partySize)).map((t) => t.table),
     tables: (snapshot) => snapshot.tables,

@@ -19,7 +19,7 @@ export async function listClubs(scope: Scope, page: PageRequest) {
     .orderBy(asc(clubs.slug))
     .limit(page.first + 1);
   for (const row of rows) scope.loaders.clubById.prime(row.id, row);
-  return toConnection(rows, page.first, (c) => [c.slug]);
+  return toConnection(rows, page, (c) => [c.slug]);
 }
 
 export async function clubBySlug(scope: Scope, slug: string): Promise<Club | null> {
@@ -31,7 +31,7 @@ export async function clubBySlug(scope: Scope, slug: string): Promise<Club | nul
 export function nightsOfClub(scope: Scope, club: Club, page: PageRequest) {
   return scope.loaders.nightsByClub
     .load({ parentId: club.id, page })
-    .then((rows) => toConnection(rows, page.first, (n) => [n.startsAt.toISOString(), n.id]));
+    .then((rows) => toConnection(rows, page, (n) => [n.startsAt.toISOString(), n.id]));
 }
 
 /** Which tables of a night are free, held, booked or seated, and the version that says so. */

@@ -22,7 +22,7 @@ export async function wishlistItemsCount(scope: Scope, streamer: Streamer): Prom
 /** Items on the streamer's wishlist now, newest first. */
 export async function wishlistOf(scope: Scope, streamer: Streamer, page: PageRequest) {
   const rows = await scope.loaders.wishlistPageByStreamer.load({ parentId: streamer.id, page });
-  return toConnection(rows, page.first, (item) => [item.firstSeenAt.toISOString(), item.id]);
+  return toConnection(rows, page, (item) => [item.firstSeenAt.toISOString(), item.id]);
 }
 
 /** Streamers the user tracks, most recently tracked first; edges carry `trackedAt`. The user (and admins) only. */
@@ -31,7 +31,7 @@ export async function trackedStreamersOf(scope: Scope, user: User, page: PageReq
   const rows = await scope.loaders.trackedStreamersByUser.load({ parentId: user.id, page });
   const connection = toConnection(
     rows,
-    page.first,
+    page,
     (row) => [row.trackedAt.toISOString(), row.streamer.id],
     (row) => row.streamer,
   );
@@ -110,7 +110,7 @@ export async function listStreamers(scope: Scope, search: string | null | undefi
     .orderBy(sortKey, asc(streamers.id))
     .limit(page.first + 1);
   for (const row of rows) scope.loaders.streamerById.prime(row.id, row);
-  return toConnection(rows, page.first, (s) => [s.displayName, s.id]);
+  return toConnection(rows, page, (s) => [s.displayName, s.id]);
 }
 
 /**

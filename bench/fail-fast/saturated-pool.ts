@@ -70,7 +70,7 @@ async function saturatedOnce(ctx: RunContext, target: Target, figures: Figures, 
     }
     figures.answer('saturated.healthz', await get(`${base}/healthz`, ctx.signal, BOUND_MS), { status: 200 });
     figures.answer('saturated.readyz', await get(`${base}/readyz`, ctx.signal, BOUND_MS), { status: 200 });
-    figures.answer('saturated.busy', await readNight(url, target.nightId, ctx.signal, BOUND_MS), { status: 200, reason: 'DATABASE_BUSY' });
+    figures.answer('saturated.busy', await readNight(url, target.nightId, ctx.signal, BOUND_MS), { status: 503, reason: 'DATABASE_BUSY' });
   } finally {
     await lock.release();
   }

@@ -68,12 +68,12 @@ async function refusedOnce(run: Run): Promise<void> {
   if (!(await servingBefore(run, 'refused'))) return;
   proxy.cut();
   const first = await readNight(run.url, run.nightId, ctx.signal, BOUND_MS);
-  figures.answer('refused.first', first, { status: 200, reason: 'DATABASE_UNAVAILABLE' });
+  figures.answer('refused.first', first, { status: 503, reason: 'DATABASE_UNAVAILABLE' });
   const down = await timeUntil(async () => (await get(`${run.base}/readyz`, ctx.signal, BOUND_MS)).status === 503, POLL_MS, BOUND_MS, ctx.signal);
   if (down === undefined) figures.fail(`refused: /readyz did not say 503 within ${BOUND_MS} ms`);
   figures.answer('refused.readyz', await get(`${run.base}/readyz`, ctx.signal, BOUND_MS), { status: 503 });
   for (let i = 0; i < KNOWN_DOWN_READS; i += 1) {
-    figures.answer('refused.knownDown', await readNight(run.url, run.nightId, ctx.signal, BOUND_MS), { status: 200, reason: 'DATABASE_UNAVAILABLE' });
+    figures.answer('refused.knownDown', await readNight(run.url, run.nightId, ctx.signal, BOUND_MS), { status: 503, reason: 'DATABASE_UNAVAILABLE' });
   }
   await restoreAndTime(run, 'refused.recovery');
 }
@@ -84,7 +84,7 @@ async function silentOnce(run: Run): Promise<void> {
   if (!(await servingBefore(run, 'silent'))) return;
   proxy.cut({ silently: true });
   const first = await readNight(run.url, run.nightId, ctx.signal, SILENT_BOUND_MS);
-  figures.answer('silent.first', first, { status: 200, reason: 'DATABASE_UNAVAILABLE' });
+  figures.answer('silent.first', first, { status: 503, reason: 'DATABASE_UNAVAILABLE' });
   const readyz = await get(`${run.base}/readyz`, ctx.signal, BOUND_MS);
   const wrong = mismatch(readyz, { status: 503 });
   if (wrong) figures.fail(`silent: /readyz once known down: ${wrong}`);

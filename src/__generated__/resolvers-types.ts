@@ -306,6 +306,34 @@ export type EntryStats = {
   total: Scalars['Int']['output'];
 };
 
+/**
+ * The closed set of `extensions.code` values an error can carry. No field returns it: it is
+ * here so clients generate it as a type.
+ */
+export type ErrorCode =
+  /** Invalid arguments, cursor, JSON, query syntax or validation; nothing was changed. */
+  | 'BAD_USER_INPUT'
+  /** The change clashes with the current state (a table already taken, overlapping nights, …). */
+  | 'CONFLICT'
+  /** The caller's role or clubs do not allow it; the refused field is null, the rest of the answer stands. */
+  | 'FORBIDDEN'
+  /** Confirming a hold after it expired. */
+  | 'HOLD_EXPIRED'
+  /** The same idempotency key with different input. */
+  | 'IDEMPOTENCY_KEY_REUSED'
+  /** Anything unexpected; its details are in the server's logs, never in the answer. */
+  | 'INTERNAL_SERVER_ERROR'
+  /** The thing named does not exist (queries answer null instead). */
+  | 'NOT_FOUND'
+  /** The document is over the depth, alias, directive, token or cost limit (HTTP 400); nothing ran. */
+  | 'QUERY_TOO_COMPLEX'
+  /** The caller's per-minute budget is spent (HTTP 429); `extensions.retryAfter` says in how many seconds to try again. */
+  | 'RATE_LIMITED'
+  /** A field needs a token and none, or an invalid or expired one, was sent. */
+  | 'UNAUTHENTICATED'
+  /** The database is busy, unreachable or did not answer in time (HTTP 503 with Retry-After; `extensions.reason` says which): retry. */
+  | 'UNAVAILABLE';
+
 export type GateCount = {
   __typename?: 'GateCount';
   count: Scalars['Int']['output'];
@@ -1317,6 +1345,7 @@ export type ResolversTypes = {
   Deposit: ResolverTypeWrapper<DepositRow>;
   DepositFigures: ResolverTypeWrapper<DepositFigures>;
   EntryStats: ResolverTypeWrapper<EntryStatsModelRow>;
+  ErrorCode: ErrorCode;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   GateCount: ResolverTypeWrapper<GateCount>;
   GuestEntry: ResolverTypeWrapper<GuestEntryRow>;

@@ -9,7 +9,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { checkCost, limitRules } from '../graphql/limits.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
-import { formatError, unexpectedErrors } from '../errors.js';
+import { ErrorCode, formatError, unexpectedErrors } from '../errors.js';
 import type { Context } from '../graphql/context.js';
 import { currentRequest, type Logger } from '../platform/logger.js';
 import { jitExecutor } from './jit-executor.js';
@@ -94,6 +94,12 @@ function requestAccounting(config: Config, metrics: Metrics, logger: Logger): Ap
         async willSendResponse({ response, contextValue }) {
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
+          // The database could not serve it: 503, and when to try again.
+          const unavailable = result.errors?.find((e) => e.extensions?.code === ErrorCode.UNAVAILABLE);
+          if (unavailable) {
+            response.http.status = 503;
+            response.http.headers.set('retry-after', String(unavailable.extensions?.retryAfter ?? 1));
+          }
           const outcome = result.errors?.length ? 'error' : 'ok';
           metrics.graphqlRequests.inc({ outcome });
           const scope = currentRequest();

@@ -65,7 +65,9 @@ describe.skipIf(!realServers)('a saturated connection pool (needs real PostgreSQ
       expect((await within(5_000, '/readyz with the pool busy', fetch(`${app.base}/readyz`))).status).toBe(200);
 
       const refused = await within(5_000, 'a request with the pool busy', graphql(app.url, CLUBS));
-      expect(refused.errors?.[0]).toMatchObject({ message: DATABASE_BUSY, extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_BUSY' } });
+      expect(refused.errors?.[0]).toMatchObject({ message: DATABASE_BUSY, extensions: { code: 'UNAVAILABLE', reason: 'DATABASE_BUSY', retryAfter: 1 } });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
       // The caller of the database gets it in clear too.
       const direct = await within(5_000, 'a statement with the pool busy', app.db.execute(sql`select 1`).then(() => 'answered', (error: unknown) => messageChain(error)));
       expect(direct).toContain(DATABASE_BUSY);

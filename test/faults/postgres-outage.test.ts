@@ -66,7 +66,7 @@ describe.skipIf(!realServers)('PostgreSQL unreachable, then back (needs real Pos
       variables: { input: { nightId, tableId: tableIds[holds]!, partySize: 2, idempotencyKey: `outage-${holds++}` } },
     });
 
-  const unavailable = { message: DATABASE_UNAVAILABLE, extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE' } };
+  const unavailable = { message: DATABASE_UNAVAILABLE, extensions: { code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', retryAfter: 1 } };
   const countsOfNight = async () => {
     const [counts] = (await database.direct.db.execute(
       sql`select n.availability_version::int as version, (select count(*)::int from bookings b where b.night_id = n.id) as bookings
@@ -86,6 +86,9 @@ describe.skipIf(!realServers)('PostgreSQL unreachable, then back (needs real Pos
     proxy.cut();
     const first = await within(5_000, 'a read while PostgreSQL refuses', graphql(app.url, NIGHT, { variables: { id: nightId } }));
     expect(first.errors?.[0]).toMatchObject(unavailable);
+    // Over HTTP: 503, and when to try again — an outage, not a bug.
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBe('1');
     // The caller of the database (a service, the log) gets the reason in clear.
     expect(await within(5_000, 'a statement while PostgreSQL refuses', failure(app.db.execute(sql`select 1`)))).toContain(DATABASE_UNAVAILABLE);
 

@@ -30,3 +30,13 @@ describe('formatError', () => {
     expect(formatted.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   });
 });
+
+describe('the error codes in the schema', () => {
+  it('are exactly the closed set the server raises, so generated clients get every code as a type', async () => {
+    const { typeDefs } = await import('../../src/graphql/schema.js');
+    const { buildSchema: fromSdl, GraphQLEnumType } = await import('graphql');
+    const declared = fromSdl(typeDefs).getType('ErrorCode');
+    expect(declared).toBeInstanceOf(GraphQLEnumType);
+    expect((declared as InstanceType<typeof GraphQLEnumType>).getValues().map((v) => v.name).sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+});

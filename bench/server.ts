@@ -45,6 +45,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       LOG_LEVEL: 'warn',
       // The load comes from one address at rates no client would be allowed.
       RATE_LIMIT_ENABLED: 'false',
+      // One server at a time; with REDIS_URL in the environment it uses Redis all the same.
+      SINGLE_INSTANCE: 'true',
       ...options.env,
     },
   });

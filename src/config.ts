@@ -18,7 +18,10 @@ const envSchema = z.object({
   DB_CONNECT_TIMEOUT_S: z.coerce.number().int().positive().default(5),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
   REDIS_KEY_PREFIX: z.string().default('nightgraph:'),
-  SEED_DEMO_DATA: flag.default(true),
+  /** Unset: on, but off in production (demo data is never loaded there unless asked for). */
+  SEED_DEMO_DATA: flag.optional(),
+  /** Production with PostgreSQL but no Redis runs only when this says it is the only instance. */
+  SINGLE_INSTANCE: flag.default(false),
   HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(600),
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
   NIGHT_REPORT_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
@@ -175,6 +178,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.REDIS_URL && !e.SINGLE_INSTANCE) {
+    throw new Error(
+      'Invalid configuration: DATABASE_URL without REDIS_URL in production — several instances would not see each ' +
+        "other's changes (live updates, caches, rate limits stay in one process). Set REDIS_URL, or SINGLE_INSTANCE=true if this is the only instance",
+    );
+  }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
   }
@@ -198,7 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : undefined,
     dataDir: e.DATA_DIR,
     jwtSecret: e.JWT_SECRET,
-    seedDemoData: e.SEED_DEMO_DATA,
+    seedDemoData: e.SEED_DEMO_DATA ?? e.NODE_ENV !== 'production',
     bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
     nightReportIntervalSeconds: e.NIGHT_REPORT_INTERVAL_SECONDS,
     responseCache: e.RESPONSE_CACHE,

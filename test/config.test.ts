@@ -25,6 +25,22 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), SQL_STATS_IN_EXTENSIONS: 'true' }).sqlStatsInExtensions).toBe(true);
   });
 
+  it('loads demo data by default except in production, where it must be asked for', () => {
+    expect(loadConfig({}).seedDemoData).toBe(true);
+    const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) };
+    expect(loadConfig(production).seedDemoData).toBe(false);
+    expect(loadConfig({ ...production, SEED_DEMO_DATA: 'true' }).seedDemoData).toBe(true);
+  });
+
+  it('refuses PostgreSQL without Redis in production, saying why, unless it is the only instance', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), DATABASE_URL: 'postgres://db/x' };
+    expect(() => loadConfig(production)).toThrow(/without REDIS_URL.*would not see each other's changes.*SINGLE_INSTANCE=true/);
+    expect(loadConfig({ ...production, SINGLE_INSTANCE: 'true' }).redis).toBeUndefined();
+    expect(loadConfig({ ...production, REDIS_URL: 'redis://r:6379' }).redis).toBeDefined();
+    // Outside production (and embedded) nothing is refused.
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/x' })).not.toThrow();
+  });
+
   it('names every invalid variable', () => {
     expect(() => loadConfig({ PORT: 'eighty', JWT_SECRET: 'short' })).toThrow(/PORT.*JWT_SECRET|JWT_SECRET.*PORT/);
   });

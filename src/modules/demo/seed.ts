@@ -1,5 +1,6 @@
 import { inArray } from 'drizzle-orm';
 import { users, wishlistItems } from '../../db/schema.js';
+import { AppError, ErrorCode } from '../../errors.js';
 import type { Principal, Viewer } from '../../platform/auth.js';
 import { holdTable, confirmBooking } from '../bookings/service.js';
 import { createClub } from '../clubs/setup.js';
@@ -116,7 +117,14 @@ export async function seedDemoData(scopeFor: (viewer: Viewer) => Scope, now = ne
   // A second after now: nights may not be scheduled in the past.
   const tonight = new Date(Math.ceil((now.getTime() + 1_000) / 60_000) * 60_000);
   for (const [clubIndex, demo] of demoClubs.entries()) {
-    const club = await createClub(admin, { slug: demo.slug, name: demo.name, timezone: demo.timezone, currency: demo.currency });
+    let club;
+    try {
+      club = await createClub(admin, { slug: demo.slug, name: demo.name, timezone: demo.timezone, currency: demo.currency });
+    } catch (error) {
+      // Another instance starting at the same time is seeding: the demo is loaded once.
+      if (clubIndex === 0 && error instanceof AppError && error.code === ErrorCode.CONFLICT) return { seeded: false };
+      throw error;
+    }
     await addStaff(admin, { clubId: club.id, subject: demoSubjects.manager, role: 'manager' });
     if (clubIndex === 0) await addStaff(manager(), { clubId: club.id, subject: demoSubjects.host, role: 'host' });
     let y = 1;

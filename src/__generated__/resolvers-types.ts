@@ -456,7 +456,7 @@ export type Mutation = {
   recordDeposit: Deposit;
   /**
    * Registers an http(s) endpoint that receives the caller's notifications as signed POSTs
-   * (see the README for the format). The answer holds the signing secret, shown only this
+   * (see docs/api.md for the format). The answer holds the signing secret, shown only this
    * once. The same URL twice is CONFLICT; at most 10 per user.
    */
   registerWebhook: WebhookRegistration;

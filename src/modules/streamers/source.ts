@@ -50,7 +50,7 @@ const wishlistDocument = z.object({
 });
 
 /**
- * Reads the wishlist JSON at `url` (the format is in the README): one request bounded by
+ * Reads the wishlist JSON at `url` (the format is in docs/api.md): one request bounded by
  * `timeoutMs`, up to `retries` more after network errors, timeouts, 429 and 5xx answers,
  * with exponential backoff and jitter. Answers that are not a wishlist are not retried.
  */

@@ -148,7 +148,7 @@ async function measure(
   const server = await variant.start(signal);
   try {
     const load = { connections: options.connections, rate: options.rate, signal };
-    const alongside = ready.alongside?.(server.url, signal);
+    const alongside = ready.alongside?.(server.url, signal, variant.label);
     let result: LoadResult;
     let sqlPerRequest: number;
     let side: Summary | undefined;

@@ -35,8 +35,11 @@ export interface PreparedLoad {
   remove(): Promise<void>;
   /** A fresh observer per measured run: sees every 2xx answer of the load. */
   observe?(): Observer;
-  /** Work started with the warm-up and stopped when the measured run ends. */
-  alongside?(url: string, signal: AbortSignal): SideLoad;
+  /**
+   * Work started with the warm-up and stopped when the measured run ends; `variant` is the
+   * label of the server variant being measured (undefined: no side load for this one).
+   */
+  alongside?(url: string, signal: AbortSignal, variant: string): SideLoad | undefined;
 }
 
 /** A scenario that drives the server itself (e.g. WebSockets) instead of the HTTP load. */

@@ -15,11 +15,11 @@ const SCAN_SHARE = 0.8;
 /** Of the searches, this share is an exact phone number; the others a part of a name. */
 const PHONE_SHARE = 0.05;
 const GATES = ['North', 'South', 'VIP', 'Staff'];
-const FIRST = `Mia Emma Sofia Hannah Lena Lea Anna Marie Emilia Clara Noah Leon Paul Elias Finn Felix Jonas Luca
+export const FIRST = `Mia Emma Sofia Hannah Lena Lea Anna Marie Emilia Clara Noah Leon Paul Elias Finn Felix Jonas Luca
   Ben Henry Olivia Amelia Isla Ava Jack Oliver Harry George Lucas Hugo Chloe Ines Mateo Zoe Aylin Yusuf Mila Nora Ida Theo`.split(/\s+/);
-const STEM = `Berg Schwarz Lind Ross Hoff Wald Stein Brand Kling Hart Sonnen Adler Eich Falk Grün Blum Rosen Feld Stark Lichten
+export const STEM = `Berg Schwarz Lind Ross Hoff Wald Stein Brand Kling Hart Sonnen Adler Eich Falk Grün Blum Rosen Feld Stark Lichten
   Morgen Weiß Vogel Wolf Fuchs Baum Engel Kessel Sommer Winter`.split(/\s+/);
-const ENDING = ['mann', 'er', 'berg', 'feld', 'hausen', 'bach', 'stein', 'thal', 'ke', 'inger'];
+export const ENDING = ['mann', 'er', 'berg', 'feld', 'hausen', 'bach', 'stein', 'thal', 'ke', 'inger'];
 
 export const checkinBurst: Scenario = {
   name: 'checkin-burst',

@@ -58,7 +58,9 @@ export const bookings = pgTable(
     // Serves a user's bookings, newest first, with keyset pagination.
     index('bookings_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     // Serves a night's bookings (Night.bookings), newest first, with keyset pagination.
-    index('bookings_night_created_idx').on(t.nightId, t.createdAt.desc(), t.id.desc()),
+    // NULLS FIRST, as ORDER BY … DESC sorts: Drizzle's .desc() alone makes DESC NULLS LAST, an
+    // order PostgreSQL cannot read `order by created_at desc, id desc` from (it sorts instead).
+    index('bookings_night_created_idx').on(t.nightId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   ],
 );
 

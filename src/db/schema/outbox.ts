@@ -33,7 +33,8 @@ export const outbox = pgTable(
       .on(t.availableAt, t.id)
       .where(sql`${t.processedAt} is null and ${t.deadAt} is null`),
     index('outbox_dead_idx').on(t.deadAt).where(sql`${t.deadAt} is not null`),
-    index('outbox_campaign_idx').on(t.campaignId).where(sql`${t.campaignId} is not null`),
+    // A campaign's rows and how many were delivered (progress, the night report's fingerprint), index-only.
+    index('outbox_campaign_idx').on(t.campaignId, t.processedAt).where(sql`${t.campaignId} is not null`),
   ],
 );
 

@@ -69,23 +69,23 @@ const queries = preparedPerDatabase((db) => {
   /**
    * A page of each night's bookings, newest first, with the guest: statuses as a text
    * array, the search (ILIKE pattern, or null for none) in display name or subject. It
-   * filters the night's bookings (the night index), then sorts what matched.
+   * walks the night's bookings in index order (bookings_night_created_idx) and stops at
+   * the page's end; the search is a scalar subquery on the guest's row, which PostgreSQL
+   * evaluates per booking and cannot turn into a join that starts from `users` (as a join
+   * it read every user of the platform to find the matching names, then sorted). The
+   * guests of the page's rows are joined after the LIMIT.
    */
   const nightBookingPage = (withCursor: boolean) => {
+    const pattern = sql.placeholder('pattern');
     const perNight = db
-      .select({
-        ...getTableColumns(bookings),
-        guestSubject: sql<string>`${users.subject}`.as('guest_subject'),
-        guestDisplayName: sql<string | null>`${users.displayName}`.as('guest_display_name'),
-        guestCreatedAt: sql<Date>`${users.createdAt}`.mapWith(users.createdAt).as('guest_created_at'),
-      })
+      .select(getTableColumns(bookings))
       .from(bookings)
-      .innerJoin(users, eq(users.id, bookings.userId))
       .where(
         and(
           eq(bookings.nightId, nights.id),
           sql`${bookings.status} = any(${sql.placeholder('statuses')}::text[])`,
-          sql`(${sql.placeholder('pattern')}::text is null or ${users.displayName} ilike ${sql.placeholder('pattern')}::text or ${users.subject} ilike ${sql.placeholder('pattern')}::text)`,
+          sql`(${pattern}::text is null or (select g.display_name ilike ${pattern}::text or g.subject ilike ${pattern}::text
+                from ${users} g where g.id = ${bookings.userId}))`,
           withCursor ? afterCursor(bookings.createdAt, bookings.id, 'desc') : undefined,
         ),
       )
@@ -93,10 +93,12 @@ const queries = preparedPerDatabase((db) => {
       .limit(sql.placeholder('limit'))
       .as('nb');
     return db
-      .select(perNight._.selectedFields)
+      .select({ ...perNight._.selectedFields, guestSubject: users.subject, guestDisplayName: users.displayName, guestCreatedAt: users.createdAt })
       .from(nights)
       .crossJoinLateral(perNight)
+      .innerJoin(users, eq(users.id, perNight.userId))
       .where(anyId(nights.id, ids))
+      .orderBy(perNight.nightId, desc(perNight.createdAt), desc(perNight.id))
       .prepare(`night_booking_page${withCursor ? '_after' : ''}`);
   };
   return {

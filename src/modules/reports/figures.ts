@@ -47,17 +47,20 @@ export async function computeNightFigures(db: Executor, night: Night, club: { cu
   const [bookings, deposits, checkIns, voting, campaigns] = await Promise.all([
     executeRows<{ status: string | null; count: number; tables: number; occupied: number; no_shows: number; version: number; now: string }>(
       db,
-      sql`select b.status, count(b.id)::int as count,
-            (select count(*)::int from tables t where t.club_id = n.club_id and (t.retired_at is null or t.retired_at > n.starts_at)) as tables,
-            (select count(*)::int from (
-               select table_id from bookings where night_id = n.id and status in ('held', 'confirmed')
-               union select table_id from table_sessions where night_id = n.id) o) as occupied,
-            (select count(*)::int from bookings x where x.night_id = n.id and x.status = 'confirmed'
-               and not exists (select 1 from check_ins c where c.booking_id = x.id)) as no_shows,
-            n.availability_version::int as version, now()::text as now
-          from nights n left join bookings b on b.night_id = n.id
-          where n.id = ${night.id}::uuid
-          group by n.id, b.status`,
+      // The night's own figures once (MATERIALIZED: inlined, the planner would run the three
+      // subqueries again for every status group), then the bookings counted by status.
+      sql`with head as materialized (
+            select n.id, n.availability_version::int as version, now()::text as now,
+              (select count(*)::int from tables t where t.club_id = n.club_id and (t.retired_at is null or t.retired_at > n.starts_at)) as tables,
+              (select count(*)::int from (
+                 select table_id from bookings where night_id = n.id and status in ('held', 'confirmed')
+                 union select table_id from table_sessions where night_id = n.id) o) as occupied,
+              (select count(*)::int from bookings x where x.night_id = n.id and x.status = 'confirmed'
+                 and not exists (select 1 from check_ins c where c.booking_id = x.id)) as no_shows
+            from nights n where n.id = ${night.id}::uuid),
+          counts as (select status, count(*)::int as count from bookings where night_id = ${night.id}::uuid group by status)
+          select c.status, c.count, h.tables, h.occupied, h.no_shows, h.version, h.now
+          from head h left join counts c on true`,
     ),
     executeRows<{ zone: string | null; level: number; total: string }>(
       db,
@@ -69,15 +72,25 @@ export async function computeNightFigures(db: Executor, night: Night, club: { cu
     countEntries(db, night),
     executeRows<{ sessions: number; votes: number; voters: number; top: { songId: string; title: string; artist: string; votes: number }[] | null }>(
       db,
+      // Votes counted per (session, song) straight off votes_session_song_idx (an index-only
+      // scan in index order, no hashing of 20,000 rows), then per song; a voter votes once
+      // per session (votes_session_user_key), so with one session voters = votes and only
+      // several sessions need the DISTINCT (CASE evaluates that branch only then).
       sql`with s as (
             select id from vote_sessions
             where club_id = ${night.clubId}::uuid and started_at >= ${night.startsAt.toISOString()}::timestamptz and started_at < ${night.endsAt.toISOString()}::timestamptz),
-          v as (select song_id, user_id from votes where session_id in (select id from s)),
+          per_song as (
+            select song_id, sum(n)::int as votes from (
+              select session_id, song_id, count(*) as n from votes where session_id = any(array(select id from s))
+              group by session_id, song_id) c
+            group by song_id),
           ranked as (
-            select g.id as "songId", g.title, g.artist, count(*)::int as votes
-            from v join songs g on g.id = v.song_id group by g.id order by votes desc, g.title limit ${TOP_SONGS})
-          select (select count(*)::int from s) as sessions, (select count(*)::int from v) as votes,
-            (select count(distinct user_id)::int from v) as voters, (select json_agg(ranked) from ranked) as top`,
+            select g.id as "songId", g.title, g.artist, p.votes
+            from per_song p join songs g on g.id = p.song_id order by p.votes desc, g.title limit ${TOP_SONGS})
+          select (select count(*)::int from s) as sessions, (select coalesce(sum(votes), 0)::int from per_song) as votes,
+            case when (select count(*) from s) <= 1 then (select coalesce(sum(votes), 0)::int from per_song)
+              else (select count(distinct user_id)::int from votes where session_id = any(array(select id from s))) end as voters,
+            (select json_agg(ranked) from ranked) as top`,
     ),
     executeRows<{ messages: number; delivered: number }>(
       db,

@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import { bookings, nights } from '../../db/schema.js';
 import type { Availability } from '../clubs/availability.js';
 import { bumpVersion } from '../clubs/service.js';
+import { runPeriodically } from '../../platform/periodic.js';
 import { releaseExpiredHolds } from './service.js';
 
 const NIGHTS_PER_SWEEP = 100;
@@ -53,19 +54,5 @@ export function startHoldExpiry(
   intervalSeconds: number,
   onError: (error: unknown) => void,
 ): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= expireHolds(db, availability, onError)
-      .then(() => undefined, onError)
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalSeconds * 1000);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runPeriodically(intervalSeconds, () => expireHolds(db, availability, onError), onError);
 }

@@ -84,7 +84,10 @@ export async function cancelNight(scope: Scope, id: string, reason: string): Pro
   const club = (await scope.loaders.clubById.load(night.clubId))!;
   const outcome = await scope.db.transaction(async (tx) => {
     const locked = await lockNight(tx, night.id);
-    if (locked.status === 'cancelled') return { night: locked as Night, changed: false };
+    if (locked.status === 'cancelled') {
+      const { now: _now, ...unchanged } = locked;
+      return { night: unchanged as Night, changed: false };
+    }
     const [cancelled] = await tx
       .update(nights)
       .set({ status: 'cancelled', cancelledAt: sql`now()`, cancelReason: why })
@@ -99,13 +102,12 @@ export async function cancelNight(scope: Scope, id: string, reason: string): Pro
     await queueNightCancelled(tx, cancelled!, club.name, why, guests.map((g) => g.userId));
     return { night: { ...cancelled!, availabilityVersion: cancelled!.availabilityVersion + 1 }, changed: true };
   });
-  const { now: _now, ...row } = outcome.night as Night & { now?: Date };
-  scope.loaders.nightById.clear(id).prime(id, row);
+  scope.loaders.nightById.clear(id).prime(id, outcome.night);
   if (outcome.changed) {
     scope.notifications.wake();
     await announceAvailability(scope, id);
   }
-  return row;
+  return outcome.night;
 }
 
 /** Scheduled nights of every club starting in [from, to), earliest first (the "this weekend" page). */

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { executeRows } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { nightReports, type Night } from '../../db/schema.js';
+import { runPeriodically } from '../../platform/periodic.js';
 import { computeNightFigures } from './figures.js';
 
 const NIGHTS_PER_RUN = 10;
@@ -39,19 +40,5 @@ export async function writeFinalReports(db: Database): Promise<string[]> {
 
 /** Runs `writeFinalReports` every `intervalSeconds` on this instance until stopped. */
 export function startFinalReports(db: Database, intervalSeconds: number, onError: (error: unknown) => void): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= writeFinalReports(db)
-      .then(() => undefined, onError)
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalSeconds * 1000);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runPeriodically(intervalSeconds, () => writeFinalReports(db), onError);
 }

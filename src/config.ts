@@ -28,6 +28,7 @@ const envSchema = z.object({
   RESPONSE_CACHE: flag.default(true),
   VOTE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   VOTE_RESULTS_CACHE: flag.default(true),
+  NIGHT_REPORT_CACHE: flag.default(true),
   ALLOWED_ORIGINS: z
     .string()
     .default('')
@@ -103,6 +104,8 @@ export interface Config {
   votePushIntervalMs: number;
   /** Serve vote results from the shared cache (off: every read runs the GROUP BY; for benchmarks). */
   voteResultsCache: boolean;
+  /** Live night reports cached per night in the shared cache (false only to measure without it). */
+  nightReportCache: boolean;
   /** Serve repeated availability reads from bytes cached per snapshot version. */
   responseCache: boolean;
   /** Browser origins, besides the server's own, allowed to open a WebSocket. */
@@ -213,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     responseCache: e.RESPONSE_CACHE,
     votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
     voteResultsCache: e.VOTE_RESULTS_CACHE,
+    nightReportCache: e.NIGHT_REPORT_CACHE,
     allowedOrigins: e.ALLOWED_ORIGINS,
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
     loaderBatching: e.LOADER_BATCHING,

@@ -34,7 +34,8 @@ import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
 import { startFinalReports } from '../modules/reports/final.js';
-import { createNightReports } from '../modules/reports/store.js';
+import { mayReadReports } from '../modules/reports/service.js';
+import { createNightReports, FINAL_REPORT_KEY } from '../modules/reports/store.js';
 
 const LIVE_RECONCILE_MS = 5_000;
 
@@ -103,11 +104,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         logger.warn({ err: error }, 'hold expiry sweep failed'),
       );
       cleanups.push(() => holdExpiry.stop());
-      const finalReports = startFinalReports(handle.db, config.nightReportIntervalSeconds, (error) =>
+      const reports = createNightReports(handle.db, cache, store, availability, (error) =>
+        logger.warn({ err: error }, 'could not mark night reports as changed'),
+        config.nightReportCache,
+      );
+      const finalReports = startFinalReports(handle.db, reports, config.nightReportIntervalSeconds, (error) =>
         logger.warn({ err: error }, 'writing final night reports failed'),
       );
       cleanups.push(() => finalReports.stop());
-      const reports = createNightReports(handle.db, cache);
       // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
       const voteResults = createVoteResultsStore(
         handle.db,
@@ -130,8 +134,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
       const notifications = createNotificationHub(pubsub, (error) => logger.warn({ err: error }, 'could not wake outbox workers'));
       if (config.outbox.workers > 0) {
-        const workers = startOutboxWorkers({ db: handle.db, pubsub, settings: config.outbox, metrics: metrics.outbox }, (error) =>
-          logger.warn({ err: error }, 'outbox delivery failed'),
+        const workers = startOutboxWorkers(
+          { db: handle.db, pubsub, settings: config.outbox, metrics: metrics.outbox, campaignsDelivered: (clubIds) => reports.changed(clubIds) },
+          (error) => logger.warn({ err: error }, 'outbox delivery failed'),
         );
         cleanups.push(() => workers.stop());
       }
@@ -190,6 +195,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           settings,
           sqlStats,
           availabilityVersions: new Map(),
+          reportKeys: new Map(),
           clientAddress,
         };
       };
@@ -200,10 +206,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         metrics,
         responseCache: config.responseCache
           ? createResponseCache(
-              (nightId) => availability.storedVersion(nightId),
+              {
+                availabilityVersion: (nightId) => availability.storedVersion(nightId),
+                reportKey: (night) => reports.keyOf(night),
+                finalReportKey: FINAL_REPORT_KEY,
+              },
               () => metrics.cacheLookup('response', 'miss'),
             )
           : undefined,
+        mayReadReports,
         sqlStatsInExtensions: config.sqlStatsInExtensions,
         viewerFrom: (authorization) => tokens.viewerFrom(authorization),
         contextFor,

@@ -20,8 +20,10 @@ export interface GraphQLHttpOptions {
   /** Draws repeated reads served from the response cache from the caller's budget too. */
   rateLimiter: RateLimiter | undefined;
   metrics: Metrics;
-  /** Serves repeated availability reads without GraphQL; absent when disabled. */
+  /** Serves repeated availability and report reads without GraphQL; absent when disabled. */
   responseCache: ResponseCache | undefined;
+  /** The reports service's rule (reports/service.ts), for report reads served from the response cache. */
+  mayReadReports(scope: Context, clubId: string): Promise<boolean>;
   sqlStatsInExtensions: boolean;
 }
 
@@ -54,11 +56,30 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       }
     }
 
+    const sqlStats = (scope.sql = newSqlStats());
+    // One viewer and one context for the request, whether the cache or GraphQL answers it.
+    let context: Promise<Context> | undefined;
+    const contextOnce = () =>
+      (context ??= options.viewerFrom(headers.get('authorization')).then((viewer) => options.contextFor(viewer, sqlStats, req.socket.remoteAddress)));
     const cacheable = options.responseCache && isPlainObject(body) ? (body as GraphQLBody) : undefined;
-    if (cacheable) {
-      const data = await options.responseCache!.lookup(cacheable);
-      if (data !== null && options.rateLimiter) {
-        const viewer = await options.viewerFrom(headers.get('authorization'));
+    const answer = await countSqlIn(sqlStats, async () => {
+      const data = cacheable ? await options.responseCache!.lookup(cacheable, async (clubId) => options.mayReadReports(await contextOnce(), clubId)) : null;
+      if (data !== null) return { data };
+      const response = await options.apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: req.method?.toUpperCase() ?? 'GET',
+          headers,
+          search: new URL(req.url ?? '/', 'http://localhost').search,
+          body,
+        },
+        context: contextOnce,
+      });
+      return { response };
+    });
+
+    if (answer.data !== undefined) {
+      if (options.rateLimiter) {
+        const { viewer } = await contextOnce();
         try {
           await options.rateLimiter.consume('query', rateLimitKey(viewer.kind === 'user' ? viewer.principal.subject : undefined, req.socket.remoteAddress));
         } catch (error) {
@@ -68,36 +89,20 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
           return sendJsonError(res, 429, { message: error.message, extensions });
         }
       }
-      if (data !== null) {
-        const elapsedMs = performance.now() - started;
-        options.metrics.cacheLookup('response', 'hit');
-        scope.operation = options.metrics.operationLabel(cachedOperationName(cacheable));
-        res.setHeader('content-type', 'application/json; charset=utf-8');
-        res.setHeader('Server-Timing', `sql;dur=0.00;desc="0 statements", cache;desc="hit", total;dur=${elapsedMs.toFixed(2)}`);
-        res.end(
-          options.sqlStatsInExtensions
-            ? `{"data":${data},"extensions":{"sql":{"statements":0,"durationMs":0},"responseCache":"hit"}}`
-            : `{"data":${data}}`,
-        );
-        return;
-      }
+      const elapsedMs = performance.now() - started;
+      options.metrics.cacheLookup('response', 'hit');
+      scope.operation = options.metrics.operationLabel(cachedOperationName(cacheable!));
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.setHeader(
+        'Server-Timing',
+        `sql;dur=${sqlStats.durationMs.toFixed(2)};desc="${sqlStats.statements} statements", cache;desc="hit", total;dur=${elapsedMs.toFixed(2)}`,
+      );
+      const sql = `{"statements":${sqlStats.statements},"durationMs":${Number(sqlStats.durationMs.toFixed(3))}}`;
+      res.end(options.sqlStatsInExtensions ? `{"data":${answer.data},"extensions":{"sql":${sql},"responseCache":"hit"}}` : `{"data":${answer.data}}`);
+      return;
     }
 
-    const sqlStats = (scope.sql = newSqlStats());
-    let context: Context | undefined;
-    const response = await countSqlIn(sqlStats, () =>
-      options.apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: req.method?.toUpperCase() ?? 'GET',
-          headers,
-          search: new URL(req.url ?? '/', 'http://localhost').search,
-          body,
-        },
-        context: async () =>
-          (context = options.contextFor(await options.viewerFrom(headers.get('authorization')), sqlStats, req.socket.remoteAddress)),
-      }),
-    );
-
+    const { response } = answer;
     const elapsedMs = performance.now() - started;
     res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);
@@ -108,7 +113,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     if (response.body.kind === 'complete') {
       res.end(response.body.string);
       if (cacheable && context && res.statusCode === 200) {
-        options.responseCache!.remember(cacheable, context.availabilityVersions, response.body.string);
+        options.responseCache!.remember(cacheable, await context, response.body.string);
       }
       return;
     }

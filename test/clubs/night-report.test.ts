@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaigns, checkIns, guestEntries, nightReports, nights, outbox, voteSessions } from '../../src/db/schema.js';
+import { campaigns, checkIns, guestEntries, nightReports, nights, outbox, tableSessions, tables, voteSessionSongs, voteSessions } from '../../src/db/schema.js';
 import { writeFinalReports } from '../../src/modules/reports/final.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
@@ -108,21 +108,85 @@ describe('the night report', () => {
     expect(response.data.night.report).toMatchObject(expected);
   });
 
-  it('serves a repeated read from the cache, and recomputes after a change', async () => {
-    const { night, manager, host } = await busyNight(app, fx, new Date(Date.now() - 60 * MIN));
+  it('serves a repeated read from the response cache, checking only who asks and what changed', async () => {
+    const { night, manager } = await busyNight(app, fx, new Date(Date.now() - 60 * MIN));
     const read = () => graphql(app.url, REPORT, { token: manager, variables: { id: night.id } });
     const first = await read();
     const second = await read();
-    expect(second.data.night.report.computedAt).toBe(first.data.night.report.computedAt);
-    // Cached: the night, the membership, the state, the top songs.
-    // Uncached: the night, the membership, the state, the club, the five aggregations, the top songs.
-    expect(first.extensions!.sql!.statements).toBe(10);
-    expect(second.extensions!.sql!.statements).toBe(4);
-    const [entry] = await app.db.insert(guestEntries).values({ nightId: night.id, name: 'Late', token: crypto.randomUUID(), createdBy: host.id }).returning();
-    await app.db.insert(checkIns).values({ nightId: night.id, guestEntryId: entry!.id, gate: 'C', checkedInBy: host.id });
-    const after = await read();
-    expect(after.data.night.report.checkIns.total).toBe(5);
-    expect(after.data.night.report.computedAt).not.toBe(first.data.night.report.computedAt);
+    expect(second.data).toEqual(first.data);
+    // Computed: the night, the membership, its availability snapshot, the final report (none),
+    // the club, the five aggregations, the top songs. Cached: the membership, nothing else.
+    expect(first.extensions!.sql!.statements).toBe(11);
+    expect(second.extensions).toMatchObject({ responseCache: 'hit', sql: { statements: 1 } });
+  });
+
+  it('is never older than a check-in, deposit, vote, hold or campaign the reader saw committed', async () => {
+    const { club, night, manager } = await busyNight(app, fx, new Date(Date.now() - 60 * MIN));
+    const host = await app.token({ subject: `report-door-${club.id}`, roles: ['host'], clubIds: [club.id] });
+    const guest = await app.token({ subject: `report-guest-${club.id}` });
+    const report = async () => {
+      const response = await graphql(app.url, REPORT, { token: manager, variables: { id: night.id } });
+      expect(response.errors).toBeUndefined();
+      return response.data.night.report;
+    };
+    const mutate = async (token: string, query: string, input: Record<string, unknown>) => {
+      const response = await graphql(app.url, query, { token, variables: { input } });
+      expect(response.errors).toBeUndefined();
+      return response.data;
+    };
+    await report();
+    expect((await report()).checkIns.total).toBe(4);
+
+    const [entry] = await app.db.insert(guestEntries).values({ nightId: night.id, name: 'Late', token: crypto.randomUUID() }).returning();
+    await mutate(host, 'mutation($input: CheckInInput!) { checkIn(input: $input) { id } }', { token: entry!.token, gate: 'C' });
+    expect((await report()).checkIns.total).toBe(5);
+
+    const [walkIn] = await app.db.select().from(tableSessions).where(eq(tableSessions.nightId, night.id)).then((rows) => rows.filter((r) => !r.bookingId));
+    await mutate(host, 'mutation($input: RecordDepositInput!) { recordDeposit(input: $input) { id } }', {
+      sessionId: walkIn!.id, amountMinor: 250, currency: 'EUR', idempotencyKey: crypto.randomUUID(),
+    });
+    expect((await report()).deposits.total.amountMinor).toBe(3_500_000_750);
+
+    const [during] = await app.db.select().from(voteSessions).where(eq(voteSessions.status, 'active')).then((rows) => rows.filter((r) => r.clubId === club.id));
+    const [song] = await app.db.select().from(voteSessionSongs).where(eq(voteSessionSongs.sessionId, during!.id));
+    await mutate(guest, 'mutation($input: CastVoteInput!) { castVote(input: $input) { id } }', { sessionId: during!.id, songId: song!.songId });
+    expect((await report()).voting.votes).toBe(7);
+
+    const [free] = await app.db.select().from(tables).where(eq(tables.label, 'T4')).then((rows) => rows.filter((r) => r.clubId === club.id));
+    await mutate(guest, 'mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }', {
+      nightId: night.id, tableId: free!.id, partySize: 2, idempotencyKey: crypto.randomUUID(),
+    });
+    expect((await report()).bookings.held).toBe(2);
+
+    await mutate(manager, 'mutation($input: SendCampaignInput!) { sendCampaign(input: $input) { id } }', { clubId: club.id, message: 'Doors at ten' });
+    // Every guest who booked at the club: the five of the fixture and the one who just held.
+    expect((await report()).campaigns.messages).toBe(3 + 6);
+  });
+
+  it('serves a cached report only to whom the reports service lets read it, checked on every request', async () => {
+    const { club, night } = await busyNight(app, fx, new Date(Date.now() - 60 * MIN));
+    const admin = await app.token({ subject: 'report-admin', roles: ['admin'] });
+    const subject = `report-staff-${club.id}`;
+    const staff = await app.token({ subject });
+    const addStaff = await graphql(app.url, 'mutation($input: AddStaffInput!) { addStaff(input: $input) { role } }', {
+      token: admin, variables: { input: { clubId: club.id, subject, role: 'MANAGER' } },
+    });
+    expect(addStaff.errors).toBeUndefined();
+    const read = (token: string) => graphql(app.url, REPORT, { token, variables: { id: night.id } });
+    await read(staff);
+    expect((await read(staff)).extensions).toMatchObject({ responseCache: 'hit' });
+    const host = await app.token({ subject: 'report-cached-host', roles: ['host'], clubIds: [club.id] });
+    for (const refused of [await read(host), await graphql(app.url, REPORT, { variables: { id: night.id } })]) {
+      expect(refused.data.night.report).toBeNull();
+      expect(refused.extensions?.responseCache).toBeUndefined();
+    }
+    const removed = await graphql(app.url, 'mutation($club: ID!, $subject: String!) { removeStaff(clubId: $club, subject: $subject) }', {
+      token: admin, variables: { club: club.id, subject },
+    });
+    expect(removed.errors).toBeUndefined();
+    const after = await read(staff);
+    expect(after.data.night.report).toBeNull();
+    expect(codes(after)).toEqual(['FORBIDDEN']);
   });
 
   it('writes the final report of a night that is over once, and reads that row from then on', async () => {

@@ -22,7 +22,7 @@ export async function checkIn(scope: Scope, input: { token: string; gate: string
   if (!found) throw notFound('Guest token', input.token);
   await requireStaffOf(scope, found.clubId, 'check-ins');
   const user = await scope.currentUser();
-  return insertCheckIn(scope, { nightId: found.entry.nightId, guestEntryId: found.entry.id, gate, checkedInBy: user.id }, eq(checkIns.guestEntryId, found.entry.id));
+  return insertCheckIn(scope, found.clubId, { nightId: found.entry.nightId, guestEntryId: found.entry.id, gate, checkedInBy: user.id }, eq(checkIns.guestEntryId, found.entry.id));
 }
 
 /** Checks in a confirmed booking at `gate` (staff of the club). */
@@ -33,7 +33,7 @@ export async function checkInBooking(scope: Scope, input: { bookingId: string; g
   const night = (await scope.loaders.nightById.load(booking.nightId))!;
   await requireStaffOf(scope, night.clubId, 'check-ins');
   const user = await scope.currentUser();
-  return insertCheckIn(scope, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id), async (tx) => {
+  return insertCheckIn(scope, night.clubId, { nightId: night.id, bookingId: booking.id, gate, checkedInBy: user.id }, eq(checkIns.bookingId, booking.id), async (tx) => {
     // Under a share lock: a cancel cannot commit between this check and the insert.
     const [current] = await tx.select({ status: bookings.status }).from(bookings).where(eq(bookings.id, booking.id)).for('share');
     if (current!.status !== 'confirmed') throw badInput(`This booking is ${current!.status}; only confirmed bookings check in`);
@@ -43,21 +43,25 @@ export async function checkInBooking(scope: Scope, input: { bookingId: string; g
 /**
  * One check-in per guest, held by the database's unique indexes: of any number of
  * concurrent scans exactly one inserts; the others get CONFLICT saying when and at which
- * gate the guest came in.
+ * gate the guest came in. The club's night reports hear of it before the caller does.
  */
 async function insertCheckIn(
   scope: Scope,
+  clubId: string,
   values: typeof checkIns.$inferInsert,
   sameGuest: ReturnType<typeof eq>,
   precondition?: (tx: Tx) => Promise<void>,
 ): Promise<CheckIn> {
   try {
     const insert = async (db: Executor) => (await db.insert(checkIns).values(values).returning())[0]!;
-    if (!precondition) return await insert(scope.db);
-    return await scope.db.transaction(async (tx) => {
-      await precondition(tx);
-      return insert(tx);
-    });
+    const checkedIn = precondition
+      ? await scope.db.transaction(async (tx) => {
+          await precondition(tx);
+          return insert(tx);
+        })
+      : await insert(scope.db);
+    await scope.reports.changed([clubId]);
+    return checkedIn;
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     const [first] = await scope.db.select().from(checkIns).where(sameGuest);

@@ -131,6 +131,8 @@ export async function sendCampaign(
       const [counted] = await tx.update(campaigns).set({ recipients }).where(eq(campaigns.id, created!.id)).returning();
       return counted!;
     });
+    // Its messages count in the report of the club's nights ending within the week.
+    await scope.reports.changed([club.id]);
     scope.notifications.wake();
     return campaign;
   } catch (error) {

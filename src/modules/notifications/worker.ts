@@ -60,6 +60,15 @@ export function retryDelayMs(attempt: number, settings: Pick<OutboxSettings, 're
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
+export interface OutboxDeps {
+  db: Database;
+  pubsub: PubSub;
+  settings: OutboxSettings;
+  metrics?: OutboxMetrics;
+  /** After campaign messages of these clubs were recorded delivered: their night reports count them. */
+  campaignsDelivered?: (clubIds: string[]) => Promise<void>;
+}
+
 interface Attempt {
   row: OutboxRow;
   /** Targets reached, this attempt and earlier ones. */
@@ -73,7 +82,7 @@ interface Attempt {
  * after `maxAttempts`. A row whose lease ran out meanwhile is left to its new holder.
  */
 export async function deliverBatch(
-  deps: { db: Database; pubsub: PubSub; settings: OutboxSettings; metrics?: OutboxMetrics },
+  deps: OutboxDeps,
   batch: { token: string; rows: OutboxRow[] },
 ): Promise<Attempt[]> {
   const { db, pubsub, settings, metrics } = deps;
@@ -150,6 +159,8 @@ export async function deliverBatch(
     );
   }
   await Promise.all(writes);
+  const campaignClubs = new Set(done.flatMap((a) => (a.row.campaignId ? [(a.row.payload as NotificationPayload).clubId!] : [])));
+  if (campaignClubs.size > 0) await deps.campaignsDelivered?.([...campaignClubs]);
   metrics?.rows('processed', done.length);
   metrics?.rows('retried', failed.length - dead);
   metrics?.rows('dead', dead);
@@ -168,7 +179,7 @@ export interface OutboxWorkers {
  * on another instance) or `pollMs` passes, which also picks up retries coming due.
  */
 export function startOutboxWorkers(
-  deps: { db: Database; pubsub: PubSub; settings: OutboxSettings; metrics?: OutboxMetrics },
+  deps: OutboxDeps,
   onError: (error: unknown) => void,
 ): OutboxWorkers {
   const { db, settings } = deps;

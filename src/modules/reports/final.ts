@@ -4,6 +4,7 @@ import type { Database } from '../../db/client.js';
 import { nightReports, type Night } from '../../db/schema.js';
 import { runPeriodically } from '../../platform/periodic.js';
 import { computeNightFigures } from './figures.js';
+import type { NightReports } from './store.js';
 
 const NIGHTS_PER_RUN = 10;
 
@@ -12,10 +13,11 @@ const NIGHTS_PER_RUN = 10;
  * instances run this at the same time: a night is claimed by locking its row with SKIP
  * LOCKED inside the transaction that computes and inserts its report, so another
  * instance passes over it and, after the commit, no longer sees it due. Returns the
- * nights it wrote.
+ * nights it wrote; `written` hears of their clubs (live reports cached for them are stale).
  */
-export async function writeFinalReports(db: Database): Promise<string[]> {
+export async function writeFinalReports(db: Database, onWritten: (clubIds: string[]) => Promise<void> = async () => {}): Promise<string[]> {
   const written: string[] = [];
+  const clubIds: string[] = [];
   for (let i = 0; i < NIGHTS_PER_RUN; i += 1) {
     const nightId = await db.transaction(async (tx) => {
       const [claimed] = await executeRows<Night & { currency: string }>(
@@ -30,15 +32,22 @@ export async function writeFinalReports(db: Database): Promise<string[]> {
       const night = { ...claimed, startsAt: new Date(claimed.startsAt), endsAt: new Date(claimed.endsAt) } as Night;
       const figures = await computeNightFigures(tx, night, { currency: claimed.currency }, true);
       await tx.insert(nightReports).values({ nightId: night.id, figures });
+      clubIds.push(night.clubId);
       return night.id;
     });
     if (!nightId) break;
     written.push(nightId);
   }
+  if (clubIds.length > 0) await onWritten(clubIds);
   return written;
 }
 
 /** Runs `writeFinalReports` every `intervalSeconds` on this instance until stopped. */
-export function startFinalReports(db: Database, intervalSeconds: number, onError: (error: unknown) => void): { stop(): Promise<void> } {
-  return runPeriodically(intervalSeconds, () => writeFinalReports(db), onError);
+export function startFinalReports(
+  db: Database,
+  reports: Pick<NightReports, 'changed'>,
+  intervalSeconds: number,
+  onError: (error: unknown) => void,
+): { stop(): Promise<void> } {
+  return runPeriodically(intervalSeconds, () => writeFinalReports(db, (clubIds) => reports.changed(clubIds)), onError);
 }

@@ -3,7 +3,11 @@ import { reportOf } from './service.js';
 
 export const reportResolvers: Resolvers = {
   Night: {
-    report: (night, _args, ctx) => reportOf(ctx, night),
+    async report(night, _args, ctx) {
+      const { figures, key } = await reportOf(ctx, night);
+      if (key !== null) ctx.reportKeys.set(night.id, { clubId: night.clubId, key });
+      return figures;
+    },
   },
   NightReport: {
     computedAt: (report) => new Date(report.computedAt),

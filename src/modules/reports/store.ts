@@ -1,55 +1,105 @@
-import { eq, sql } from 'drizzle-orm';
-import { executeRows } from '../../db/any.js';
+import { eq } from 'drizzle-orm';
+import { nextChangeVersion } from '../../db/change-version.js';
 import type { Database } from '../../db/client.js';
 import { nightReports, type Club, type Night } from '../../db/schema.js';
 import type { Cache } from '../../platform/cache.js';
+import type { VersionedStore } from '../../platform/versioned-store.js';
+import type { Availability } from '../clubs/availability.js';
 import { computeNightFigures, type NightFigures } from './figures.js';
 
 const CACHE_TTL_SECONDS = 300;
+const COUNTER_TTL_SECONDS = 24 * 3600;
+const entryKey = (nightId: string) => `night-report:${nightId}`;
+const counterKey = (clubId: string) => `night-reports-version:${clubId}`;
+/** The key of an ended night's final report: its figures never change. */
+export const FINAL_REPORT_KEY = 'final';
+const FINAL = FINAL_REPORT_KEY;
+
+interface Entry {
+  /** What the figures were computed from (see `NightReports.keyOf`), or FINAL. */
+  key: string;
+  figures: NightFigures;
+}
+
+/** A night's figures and the key they are valid under (see `NightReports.keyOf`); null: not to be reused. */
+export interface ServedReport {
+  figures: NightFigures;
+  key: string | null;
+}
 
 export interface NightReports {
   /**
-   * The night's report: its final one once written (one row), else live figures cached
-   * in the shared cache under what they were computed from (see `stateOf`), so a reader
-   * never gets figures older than a change it saw committed.
+   * The night's report: its final one once written, else live figures cached in the
+   * shared cache under what they were computed from (`keyOf`), so a reader never gets
+   * figures older than a change it saw committed.
    */
-  load(night: Night, club: () => Promise<Pick<Club, 'currency'>>): Promise<NightFigures>;
+  load(night: Night, club: () => Promise<Pick<Club, 'currency'>>): Promise<ServedReport>;
+  /**
+   * What a night's live figures depend on, read in O(1) from the shared store without
+   * touching PostgreSQL (unless the availability snapshot expired): the night's
+   * availability version (bookings, sessions, tables, the floor plan and the night's own
+   * times — every writer of those bumps it and stores the snapshot before answering) and
+   * the club's report counter (check-ins, deposits, votes, vote sessions, campaigns and
+   * their deliveries, final reports: see `changed`). Null when the store cannot say
+   * (Redis down and nothing raised here): then nothing is cached. (A final report is
+   * served under FINAL_REPORT_KEY, valid forever.)
+   */
+  keyOf(night: Pick<Night, 'id' | 'clubId'>): Promise<string | null>;
+  /**
+   * After a transaction that changed figures of the clubs' nights committed, before the
+   * writer answers: raises each club's report counter to a version from the database's
+   * sequence (`version` when the caller already drew one from it, as vote commits do).
+   * Never throws: the change is committed; cached reports then expire within minutes.
+   */
+  changed(clubIds: readonly string[], version?: number | null): Promise<void>;
 }
 
-/**
- * What a night's live figures depend on, read in one cheap statement of counts over
- * indexes: the night's version (bookings, sessions, tables), its check-ins and deposits,
- * the votes of its sessions (with the latest vote, since a moved vote changes no count)
- * and the delivered campaign messages. Rows are never deleted, so a committed change
- * always changes this; the final report (if any) rides along.
- */
-async function stateOf(db: Database, night: Night): Promise<{ key: string; final: NightFigures | null }> {
-  const [row] = await executeRows<{ state: string; final: NightFigures | null }>(
-    db,
-    sql`select concat_ws(':', n.availability_version,
-          (select count(*) from check_ins c where c.night_id = n.id),
-          (select count(*) from deposits d join table_sessions s on s.id = d.session_id where s.night_id = n.id),
-          (select count(*) || '/' || coalesce(max(v.cast_at)::text, '') from votes v join vote_sessions vs on vs.id = v.session_id
-             where vs.club_id = n.club_id and vs.started_at >= n.starts_at and vs.started_at < n.ends_at),
-          (select count(o.processed_at) from campaigns k join outbox o on o.campaign_id = k.id
-             where k.club_id = n.club_id and k.created_at > n.ends_at - interval '7 days' and k.created_at <= n.ends_at)) as state,
-        (select r.figures from night_reports r where r.night_id = n.id) as final
-        from nights n where n.id = ${night.id}::uuid`,
-  );
-  return { key: row!.state, final: row!.final };
-}
+export function createNightReports(
+  db: Database,
+  cache: Cache,
+  store: VersionedStore,
+  availability: Pick<Availability, 'storedVersion' | 'load'>,
+  onError: (error: unknown) => void,
+  cached = true,
+): NightReports {
+  async function keyOf(night: Pick<Night, 'id' | 'clubId'>): Promise<string | null> {
+    const [stored, [counter]] = await Promise.all([availability.storedVersion(night.id), store.counters([counterKey(night.clubId)])]);
+    // An expired snapshot is computed again (one statement) and stored, so its version is known.
+    const version = stored ?? (await availability.load([night.id]))[0]?.version;
+    if (version === undefined || counter === null || counter === undefined) return null;
+    return `${version}:${counter}`;
+  }
 
-export function createNightReports(db: Database, cache: Cache): NightReports {
   return {
+    keyOf,
     async load(night, club) {
-      const { key, final } = await stateOf(db, night);
-      if (final) return final;
-      const cacheKey = `night-report:${night.id}:${key}`;
-      const cached = await cache.get(cacheKey);
-      if (cached) return JSON.parse(cached) as NightFigures;
+      if (!cached) {
+        const final = await finalReportOf(db, night.id);
+        return { figures: final ?? (await computeNightFigures(db, night, await club(), false)), key: null };
+      }
+      const [text, key] = await Promise.all([cache.get(entryKey(night.id)), keyOf(night)]);
+      if (text) {
+        const entry = JSON.parse(text) as Entry;
+        if (entry.key === FINAL || entry.key === key) return { figures: entry.figures, key: entry.key };
+      }
+      const final = await finalReportOf(db, night.id);
+      if (final) {
+        await cache.set(entryKey(night.id), JSON.stringify({ key: FINAL, figures: final } satisfies Entry), CACHE_TTL_SECONDS);
+        return { figures: final, key: FINAL };
+      }
+      // `key` was read before the figures: every change it covers committed before they are computed.
       const figures = await computeNightFigures(db, night, await club(), false);
-      await cache.set(cacheKey, JSON.stringify(figures), CACHE_TTL_SECONDS);
-      return figures;
+      if (key !== null) await cache.set(entryKey(night.id), JSON.stringify({ key, figures } satisfies Entry), CACHE_TTL_SECONDS);
+      return { figures, key };
+    },
+    async changed(clubIds, version) {
+      if (clubIds.length === 0) return;
+      try {
+        const next = version ?? (await nextChangeVersion(db));
+        await Promise.all([...new Set(clubIds)].map((id) => store.raise(counterKey(id), next, COUNTER_TTL_SECONDS)));
+      } catch (error) {
+        onError(error);
+      }
     },
   };
 }

@@ -122,7 +122,7 @@ export async function recordDeposit(scope: Scope, input: RecordDepositInput): Pr
   const earlier = await replay();
   if (earlier) return earlier;
   try {
-    return await scope.db.transaction(async (tx) => {
+    const deposit = await scope.db.transaction(async (tx) => {
       const [session] = await tx.select().from(tableSessions).where(eq(tableSessions.id, input.sessionId)).for('update');
       if (session!.closedAt) throw conflict('This table session is closed; deposits go to an open session');
       const [deposit] = await tx
@@ -131,6 +131,8 @@ export async function recordDeposit(scope: Scope, input: RecordDepositInput): Pr
         .returning();
       return deposit!;
     });
+    await scope.reports.changed([found.clubId]);
+    return deposit;
   } catch (error) {
     if (isUniqueViolation(error, 'deposits_recorder_idempotency_key')) {
       const winner = await replay();

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { nextChangeVersion } from '../../db/change-version.js';
 import type { Database } from '../../db/client.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub } from '../../platform/pubsub.js';
@@ -7,12 +7,6 @@ import type { SnapshotSource } from '../../platform/snapshot-feed.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
 import { selectVoteCounts } from './loaders.js';
 import { voteResults, type VoteResultsModel } from './results.js';
-
-/** The next results version from the database's sequence: it never goes back. */
-async function nextVersion(db: Database): Promise<number> {
-  const [row] = await db.select({ version: sql<string>`nextval('vote_results_version')` }).from(sql`(values (1)) as one`);
-  return Number(row!.version);
-}
 
 /** A session's results as of `version`, which grows with every change of them. */
 export type VoteResultsSnapshot = VoteResultsModel & { sessionId: string; version: number };
@@ -27,10 +21,11 @@ export interface VoteResultsStore extends SnapshotSource<VoteResultsSnapshot> {
   /**
    * After a transaction that changed the session's votes committed: claims the next
    * version (readers from now on need it), then — without the caller waiting — stores
-   * results computed after the commit under it and announces it. Never throws: the vote
-   * is committed.
+   * results computed after the commit under it and announces it. Resolves to the version
+   * claimed (null if none could be): night reports count the same change under it. Never
+   * throws: the vote is committed.
    */
-  committed(sessionId: string): Promise<void>;
+  committed(sessionId: string): Promise<number | null>;
 }
 
 /**
@@ -144,7 +139,7 @@ export function createVoteResultsStore(
     async committed(sessionId) {
       try {
         // Claimed before the writer answers: from now on every reader needs this version.
-        const version = await nextVersion(db);
+        const version = await nextChangeVersion(db);
         await store.raise(counterKey(sessionId), version, COUNTER_TTL_SECONDS);
         // Computing and announcing happen after the answer, shared with concurrent votes,
         // and are charged to no request: the writer does not wait for them.
@@ -155,9 +150,11 @@ export function createVoteResultsStore(
             })
             .catch(onError),
         );
+        return version;
       } catch (error) {
         // Readers recompute once the cached results expire; the vote stands.
         onError(error);
+        return null;
       }
     },
     watch(sessionId, onVersion) {

@@ -75,7 +75,8 @@ export async function startVoteSession(scope: Scope, input: { clubId: string; so
     if (isUniqueViolation(error, 'vote_sessions_active_club_key')) throw conflict('Another vote session was started at the same moment');
     throw error;
   });
-  await Promise.all([session.id, ...ended.map((e) => e.id)].map((id) => scope.voteResults.committed(id)));
+  const versions = await Promise.all([session.id, ...ended.map((e) => e.id)].map((id) => scope.voteResults.committed(id)));
+  await scope.reports.changed([club.id], Math.max(...versions.map((v) => v ?? 0)) || null);
   scope.loaders.activeVoteSessionByClub.clear(club.id);
   return session;
 }
@@ -91,7 +92,7 @@ export async function endVoteSession(scope: Scope, id: string): Promise<VoteSess
     .where(and(eq(voteSessions.id, id), eq(voteSessions.status, 'active')))
     .returning();
   if (!ended) return (await scope.db.select().from(voteSessions).where(eq(voteSessions.id, id)))[0]!;
-  await scope.voteResults.committed(id);
+  await scope.reports.changed([ended.clubId], await scope.voteResults.committed(id));
   scope.loaders.voteSessionById.clear(id).prime(id, ended);
   return ended;
 }
@@ -107,7 +108,7 @@ export async function castVote(scope: Scope, input: { sessionId: string; songId:
   if (!isUuid(input.songId)) throw badInput('That song is not on offer in this session');
   const user = await scope.currentUser();
   const vote = await scope.db.transaction(async (tx) => {
-    const [session] = await tx.select({ status: voteSessions.status }).from(voteSessions).where(eq(voteSessions.id, input.sessionId)).for('share');
+    const [session] = await tx.select({ status: voteSessions.status, clubId: voteSessions.clubId }).from(voteSessions).where(eq(voteSessions.id, input.sessionId)).for('share');
     if (!session) throw notFound('Vote session', input.sessionId);
     if (session.status !== 'active') throw conflict('This vote session has ended');
     const [offered] = await tx
@@ -120,8 +121,8 @@ export async function castVote(scope: Scope, input: { sessionId: string; songId:
       .values({ sessionId: input.sessionId, songId: input.songId, userId: user.id })
       .onConflictDoUpdate({ target: [votes.sessionId, votes.userId], set: { songId: input.songId, castAt: sql`now()` } })
       .returning();
-    return cast!;
+    return { cast: cast!, clubId: session.clubId };
   });
-  await scope.voteResults.committed(input.sessionId);
-  return vote;
+  await scope.reports.changed([vote.clubId], await scope.voteResults.committed(input.sessionId));
+  return vote.cast;
 }

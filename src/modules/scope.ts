@@ -7,6 +7,7 @@ import type { Availability } from './clubs/availability.js';
 import type { Loaders } from './loaders.js';
 import type { NotificationHub } from './notifications/service.js';
 import type { NightReports } from './reports/store.js';
+import type { Memberships } from './staff/memberships.js';
 import type { SyncSettings } from './streamers/sync.js';
 import type { VoteResultsStore } from './voting/results-store.js';
 
@@ -25,6 +26,8 @@ export interface Scope {
   availabilityFeed: SnapshotFeed<AvailabilitySnapshot>;
   /** Vote results cached per session; writers tell it after each commit. */
   voteResults: VoteResultsStore;
+  /** Staff memberships kept per instance; writers tell it after each change. */
+  memberships: Memberships;
   /** Night reports: final ones from PostgreSQL, live ones from the shared cache. */
   reports: NightReports;
   /** Wakes outbox workers after a commit; a user's live notifications. */

@@ -35,6 +35,7 @@ import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
 import { startFinalReports } from '../modules/reports/final.js';
 import { mayReadReports } from '../modules/reports/service.js';
+import { createMemberships } from '../modules/staff/memberships.js';
 import { createNightReports, FINAL_REPORT_KEY } from '../modules/reports/store.js';
 
 const LIVE_RECONCILE_MS = 5_000;
@@ -176,6 +177,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       cleanups.push(() => apollo.stop());
 
       const loaderOptions = { batch: config.loaderBatching };
+      const memberships = createMemberships(handle.db, store, (error) => logger.warn({ err: error }, 'could not mark staff memberships as changed'));
       const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds, wishlistSync: config.wishlistSync };
       const contextFor = (viewer: Viewer, sqlStats = newSqlStats(), clientAddress?: string): Context => {
         let loaders: Loaders | undefined;
@@ -184,12 +186,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           viewer,
           // Built on first use: a WebSocket subscriber served from a shared group never needs them.
           get loaders() {
-            return (loaders ??= createLoaders(handle.db, loaderOptions, availability, voteResults));
+            return (loaders ??= createLoaders({ db: handle.db, options: loaderOptions, availability, voteResults, memberships }));
           },
           currentUser: currentUserOnce(handle.db, viewer),
           availability,
           availabilityFeed,
           voteResults,
+          memberships,
           reports,
           notifications,
           settings,

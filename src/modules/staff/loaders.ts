@@ -4,7 +4,8 @@ import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { preparedPerDatabase } from '../../db/prepared.js';
 import { clubStaff, users } from '../../db/schema.js';
-import { groupBy, listLoader, type BatchOptions } from '../../graphql/batch.js';
+import { listLoader, type BatchOptions } from '../../graphql/batch.js';
+import type { Memberships } from './memberships.js';
 
 const queries = preparedPerDatabase((db) => ({
   /** Every membership of the subjects, removed ones too (they outweigh older tokens). */
@@ -26,18 +27,16 @@ const queries = preparedPerDatabase((db) => ({
 export type Membership = Awaited<ReturnType<ReturnType<typeof queries>['membershipsOfSubjects']['execute']>>[number];
 export type StaffMemberRow = Awaited<ReturnType<ReturnType<typeof queries>['staffOfClubs']['execute']>>[number];
 
-export function createStaffLoaders(db: Database, options: BatchOptions) {
+export function createStaffLoaders(db: Database, options: BatchOptions, memberships: Memberships) {
   const q = queries(db);
   return {
     /**
-     * A subject's memberships at every club, one statement per request however many clubs
-     * the request touches (subjects are not UUIDs, hence a loader of its own).
+     * A subject's memberships at every club: at most one statement per request however
+     * many clubs the request touches (subjects are not UUIDs, hence a loader of its own),
+     * none while they are unchanged (see `createMemberships`).
      */
     membershipsBySubject: new DataLoader<string, Membership[]>(
-      async (subjects) => {
-        const bySubject = groupBy(await q.membershipsOfSubjects.execute({ subjects: [...subjects] }), (m) => m.subject);
-        return subjects.map((s) => bySubject.get(s) ?? []);
-      },
+      (subjects) => memberships.load(subjects, (missing) => q.membershipsOfSubjects.execute({ subjects: missing })),
       { batch: options.batch },
     ),
     staffByClub: listLoader((ids) => q.staffOfClubs.execute({ ids }), (m) => m.clubId, options),

@@ -112,6 +112,7 @@ export async function addStaff(scope: Scope, input: { clubId: string; subject: s
       set: { role: input.role, addedBy: by.id, removedAt: null, addedAt: sql`case when ${clubStaff.removedAt} is null then ${clubStaff.addedAt} else now() end` },
     })
     .returning();
+  await scope.memberships.changed(subject);
   scope.loaders.membershipsBySubject.clear(subject);
   scope.loaders.staffByClub.clear(club.id);
   return { clubId: club.id, role: row!.role, addedAt: row!.addedAt, user };
@@ -134,6 +135,7 @@ export async function removeStaff(scope: Scope, clubId: string, subject: string)
   if (ended.length === 0) {
     await scope.db.insert(clubStaff).values({ clubId: club.id, userId: user.id, role: 'host', removedAt: sql`now()` }).onConflictDoNothing();
   }
+  await scope.memberships.changed(user.subject);
   scope.loaders.membershipsBySubject.clear(user.subject);
   scope.loaders.staffByClub.clear(club.id);
   return ended.length > 0;

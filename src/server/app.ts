@@ -105,14 +105,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         logger.warn({ err: error }, 'hold expiry sweep failed'),
       );
       cleanups.push(() => holdExpiry.stop());
-      const reports = createNightReports(handle.db, cache, store, availability, (error) =>
-        logger.warn({ err: error }, 'could not mark night reports as changed'),
-        config.nightReportCache,
-      );
-      const finalReports = startFinalReports(handle.db, reports, config.nightReportIntervalSeconds, (error) =>
-        logger.warn({ err: error }, 'writing final night reports failed'),
-      );
-      cleanups.push(() => finalReports.stop());
       // Catches up on announcements lost in transit (a Redis reconnect, a failed publish).
       const voteResults = createVoteResultsStore(
         handle.db,
@@ -121,6 +113,19 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         (error) => logger.warn({ err: error }, 'could not refresh vote results'),
         config.voteResultsCache,
       );
+      const reports = createNightReports(
+        handle.db,
+        cache,
+        store,
+        availability,
+        (sessionIds) => voteResults.load(sessionIds),
+        (error) => logger.warn({ err: error }, 'could not mark night reports as changed'),
+        config.nightReportCache,
+      );
+      const finalReports = startFinalReports(handle.db, reports, config.nightReportIntervalSeconds, (error) =>
+        logger.warn({ err: error }, 'writing final night reports failed'),
+      );
+      cleanups.push(() => finalReports.stop());
       const voteResultsFeed = new SnapshotFeed(
         voteResults,
         (error) => logger.warn({ err: error }, 'could not refresh live vote results'),

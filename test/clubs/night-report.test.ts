@@ -115,9 +115,10 @@ describe('the night report', () => {
     const second = await read();
     expect(second.data).toEqual(first.data);
     // Computed: the night, the membership, its availability snapshot, the final report (none),
-    // the club, the five aggregations, the top songs. Cached: nothing (the membership is
-    // kept while unchanged, the report's key is in the shared store).
-    expect(first.extensions!.sql!.statements).toBe(11);
+    // the club, four aggregations, the night's vote sessions and their results (kept per
+    // session from then on), the top songs. Cached: nothing (the membership is kept while
+    // unchanged, the report's key is in the shared store).
+    expect(first.extensions!.sql!.statements).toBe(12);
     expect(second.extensions).toMatchObject({ responseCache: 'hit', sql: { statements: 0 } });
   });
 
@@ -210,6 +211,36 @@ describe('the night report', () => {
       expect(response.data.night.report).toBeNull();
       expect(codes(response)).toEqual(['FORBIDDEN']);
     }
+  });
+});
+
+describe.skipIf(!realServers)('the night report with nothing cached (needs real PostgreSQL: PGlite runs statements on the event loop, so requests never overlap)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ NIGHT_REPORT_CACHE: 'false', NIGHT_REPORT_INTERVAL_SECONDS: '3600', OUTBOX_WORKERS: '0' });
+  });
+  afterAll(() => app?.stop());
+
+  it('computes for concurrent readers a few times, not once each, and never from before a request', async () => {
+    const fx = fixtures(app.db);
+    const { night, manager, expected } = await busyNight(app, fx, new Date(Date.now() - 60 * MIN));
+    const read = async () => {
+      const sentAt = Date.now();
+      const response = await graphql(app.url, REPORT, { token: manager, variables: { id: night.id } });
+      return { response, sentAt };
+    };
+    const alone = await read();
+    expect(alone.response.data.night.report).toMatchObject(expected);
+    const readers = await Promise.all(Array.from({ length: 8 }, read));
+    for (const { response, sentAt } of readers) {
+      expect(response.data.night.report).toMatchObject(expected);
+      // Computed after the request was sent (the database's clock, milliseconds: 1 ms of slack).
+      expect(Date.parse(response.data.night.report.computedAt)).toBeGreaterThanOrEqual(sentAt - 1);
+    }
+    const computations = new Set(readers.map((r) => r.response.data.night.report.computedAt)).size;
+    expect(computations).toBeLessThanOrEqual(2);
+    const statements = readers.reduce((sum, r) => sum + r.response.extensions!.sql!.statements, 0);
+    expect(statements).toBeLessThan(8 * alone.response.extensions!.sql!.statements);
   });
 });
 

@@ -3,6 +3,7 @@ import { executeRows } from '../../db/any.js';
 import type { Executor } from '../../db/client.js';
 import type { Night } from '../../db/schema.js';
 import { countEntries, type EntryStatsModel } from '../checkin/service.js';
+import type { VoteResultsSnapshot } from '../voting/results-store.js';
 
 /** A sum of minor units: bigint in SQL, a safe integer here (sums beyond 2^31 are fine). */
 export interface Total {
@@ -38,12 +39,23 @@ const TOP_SONGS = 5;
 /** The campaigns counted are those sent in the week up to the night's end. */
 const CAMPAIGN_WINDOW = '7 days';
 
+/** Vote results of sessions, as the shared vote-results cache keeps them (VoteResultsStore.load). */
+export type VoteResultsOf = (sessionIds: readonly string[]) => Promise<(Pick<VoteResultsSnapshot, 'totalVotes' | 'entries'> | null)[]>;
+
 /**
  * Every figure of the night's report in SQL — aggregates only, no rows come back to be
  * counted here — as five statements run side by side (on PostgreSQL, on as many
  * connections): bookings and occupancy, deposits by zone, check-ins, voting, campaigns.
+ * With `votes`, the voting figures come from the vote results the cache keeps per
+ * session (kept current by every vote) instead of counting the votes again.
  */
-export async function computeNightFigures(db: Executor, night: Night, club: { currency: string }, final: boolean): Promise<NightFigures> {
+export async function computeNightFigures(
+  db: Executor,
+  night: Night,
+  club: { currency: string },
+  final: boolean,
+  votes?: VoteResultsOf,
+): Promise<NightFigures> {
   const [bookings, deposits, checkIns, voting, campaigns] = await Promise.all([
     executeRows<{ status: string | null; count: number; tables: number; occupied: number; no_shows: number; version: number; now: string }>(
       db,
@@ -70,28 +82,7 @@ export async function computeNightFigures(db: Executor, night: Night, club: { cu
           group by grouping sets ((t.zone), ())`,
     ),
     countEntries(db, night),
-    executeRows<{ sessions: number; votes: number; voters: number; top: { songId: string; title: string; artist: string; votes: number }[] | null }>(
-      db,
-      // Votes counted per (session, song) straight off votes_session_song_idx (an index-only
-      // scan in index order, no hashing of 20,000 rows), then per song; a voter votes once
-      // per session (votes_session_user_key), so with one session voters = votes and only
-      // several sessions need the DISTINCT (CASE evaluates that branch only then).
-      sql`with s as (
-            select id from vote_sessions
-            where club_id = ${night.clubId}::uuid and started_at >= ${night.startsAt.toISOString()}::timestamptz and started_at < ${night.endsAt.toISOString()}::timestamptz),
-          per_song as (
-            select song_id, sum(n)::int as votes from (
-              select session_id, song_id, count(*) as n from votes where session_id = any(array(select id from s))
-              group by session_id, song_id) c
-            group by song_id),
-          ranked as (
-            select g.id as "songId", g.title, g.artist, p.votes
-            from per_song p join songs g on g.id = p.song_id order by p.votes desc, g.title limit ${TOP_SONGS})
-          select (select count(*)::int from s) as sessions, (select coalesce(sum(votes), 0)::int from per_song) as votes,
-            case when (select count(*) from s) <= 1 then (select coalesce(sum(votes), 0)::int from per_song)
-              else (select count(distinct user_id)::int from votes where session_id = any(array(select id from s))) end as voters,
-            (select json_agg(ranked) from ranked) as top`,
-    ),
+    votes ? votingFromResults(db, night, votes) : countVotes(db, night),
     executeRows<{ messages: number; delivered: number }>(
       db,
       sql`select count(o.id)::int as messages, count(o.processed_at)::int as delivered
@@ -109,7 +100,6 @@ export async function computeNightFigures(db: Executor, night: Night, club: { cu
   }
   const head = bookings[0]!;
   const money = (minor: string | number): Total => ({ amountMinor: Number(minor), currency: club.currency });
-  const vote = voting[0]!;
   return {
     nightId: night.id,
     version: head.version,
@@ -124,7 +114,71 @@ export async function computeNightFigures(db: Executor, night: Night, club: { cu
       byZone: deposits.filter((d) => d.level === 0).map((d) => ({ zone: d.zone, total: money(d.total) })).sort((a, b) => (a.zone ?? '').localeCompare(b.zone ?? '')),
     },
     checkIns: { ...checkIns, byQuarterHour: checkIns.byQuarterHour.map((q) => ({ startsAt: q.startsAt.toISOString(), count: q.count })) },
-    voting: { sessions: vote.sessions, votes: vote.votes, voters: vote.voters, topSongs: vote.top ?? [] },
+    voting,
     campaigns: campaigns[0]!,
   };
+}
+
+/** Byte order for UTF-8 text as PostgreSQL's "C" collation sorts it (code points; equal to code units outside surrogates). */
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The night's vote sessions: those started while it ran. */
+function sessionsOf(night: Night) {
+  return sql`select id from vote_sessions
+    where club_id = ${night.clubId}::uuid and started_at >= ${night.startsAt.toISOString()}::timestamptz and started_at < ${night.endsAt.toISOString()}::timestamptz`;
+}
+
+/** The voting figures counted from the votes, in one statement. */
+async function countVotes(db: Executor, night: Night): Promise<VotingFiguresModel> {
+  const [vote] = await executeRows<{ sessions: number; votes: number; voters: number; top: VotingFiguresModel['topSongs'] | null }>(
+    db,
+    // Votes counted per (session, song) straight off votes_session_song_idx (an index-only
+    // scan in index order, no hashing of 20,000 rows), then per song; a voter votes once
+    // per session (votes_session_user_key), so with one session voters = votes and only
+    // several sessions need the DISTINCT (CASE evaluates that branch only then).
+    sql`with s as (${sessionsOf(night)}),
+      per_song as (
+        select song_id, sum(n)::int as votes from (
+          select session_id, song_id, count(*) as n from votes where session_id = any(array(select id from s))
+          group by session_id, song_id) c
+        group by song_id),
+      ranked as (
+        select g.id as "songId", g.title, g.artist, p.votes
+        from per_song p join songs g on g.id = p.song_id order by p.votes desc, g.title collate "C", g.id limit ${TOP_SONGS})
+      select (select count(*)::int from s) as sessions, (select coalesce(sum(votes), 0)::int from per_song) as votes,
+        case when (select count(*) from s) <= 1 then (select coalesce(sum(votes), 0)::int from per_song)
+          else (select count(distinct user_id)::int from votes where session_id = any(array(select id from s))) end as voters,
+        (select json_agg(ranked) from ranked) as top`,
+  );
+  return { sessions: vote!.sessions, votes: vote!.votes, voters: vote!.voters, topSongs: vote!.top ?? [] };
+}
+
+/**
+ * The voting figures from the sessions' cached results: per song summed over the
+ * sessions, the top five by votes then title (as `countVotes` orders them). A voter votes
+ * once per session, so voters = votes with one session; only several need the DISTINCT.
+ */
+async function votingFromResults(db: Executor, night: Night, votes: VoteResultsOf): Promise<VotingFiguresModel> {
+  const sessionIds = (await executeRows<{ id: string }>(db, sessionsOf(night))).map((row) => row.id);
+  const [results, distinct] = await Promise.all([
+    sessionIds.length > 0 ? votes(sessionIds) : Promise.resolve([]),
+    sessionIds.length > 1
+      ? executeRows<{ voters: number }>(db, sql`select count(distinct user_id)::int as voters from votes where session_id = any(${sessionIds}::uuid[])`)
+      : Promise.resolve(null),
+  ]);
+  const bySong = new Map<string, VotingFiguresModel['topSongs'][number]>();
+  let total = 0;
+  for (const result of results) {
+    total += result?.totalVotes ?? 0;
+    for (const entry of result?.entries ?? []) {
+      const song = bySong.get(entry.song.id) ?? { songId: entry.song.id, title: entry.song.title, artist: entry.song.artist, votes: 0 };
+      song.votes += entry.votes;
+      bySong.set(song.songId, song);
+    }
+  }
+  const topSongs = [...bySong.values()]
+    .filter((song) => song.votes > 0)
+    .sort((a, b) => b.votes - a.votes || byCodeUnits(a.title, b.title) || byCodeUnits(a.songId, b.songId))
+    .slice(0, TOP_SONGS);
+  return { sessions: sessionIds.length, votes: total, voters: distinct ? distinct[0]!.voters : total, topSongs };
 }

@@ -5,7 +5,7 @@ import { nightReports, type Club, type Night } from '../../db/schema.js';
 import type { Cache } from '../../platform/cache.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
 import type { Availability } from '../clubs/availability.js';
-import { computeNightFigures, type NightFigures } from './figures.js';
+import { computeNightFigures, type NightFigures, type VoteResultsOf } from './figures.js';
 
 const CACHE_TTL_SECONDS = 300;
 const COUNTER_TTL_SECONDS = 24 * 3600;
@@ -59,6 +59,7 @@ export function createNightReports(
   cache: Cache,
   store: VersionedStore,
   availability: Pick<Availability, 'storedVersion' | 'load'>,
+  votes: VoteResultsOf,
   onError: (error: unknown) => void,
   cached = true,
 ): NightReports {
@@ -70,27 +71,64 @@ export function createNightReports(
     return `${version}:${counter}`;
   }
 
+  /**
+   * Reads the final report, or computes the live figures and caches them under the key
+   * read before they were computed: every change that key covers committed before.
+   */
+  async function compute(night: Night, club: () => Promise<Pick<Club, 'currency'>>): Promise<ServedReport> {
+    const key = cached ? await keyOf(night) : null;
+    const final = await finalReportOf(db, night.id);
+    if (final) {
+      if (cached) await cache.set(entryKey(night.id), JSON.stringify({ key: FINAL, figures: final } satisfies Entry), CACHE_TTL_SECONDS);
+      return { figures: final, key: cached ? FINAL : null };
+    }
+    const figures = await computeNightFigures(db, night, await club(), false, votes);
+    if (key !== null) await cache.set(entryKey(night.id), JSON.stringify({ key, figures } satisfies Entry), CACHE_TTL_SECONDS);
+    return { figures, key };
+  }
+
+  /** The computation of a night's report running now, and the one queued behind it. */
+  interface Flight {
+    done: Promise<ServedReport>;
+    next?: Promise<ServedReport>;
+  }
+  const flights = new Map<string, Flight>();
+
+  function start(night: Night, club: () => Promise<Pick<Club, 'currency'>>): Promise<ServedReport> {
+    const flight: Flight = { done: compute(night, club) };
+    flights.set(night.id, flight);
+    void flight.done
+      .finally(() => {
+        if (flights.get(night.id) === flight) flights.delete(night.id);
+      })
+      .catch(() => {});
+    return flight.done;
+  }
+
+  /**
+   * Figures computed after this call: a computation already running started before it, so
+   * the caller waits for the next one, which every caller arriving meanwhile shares. However
+   * many managers ask at once while the cache cannot answer, a night's figures are computed
+   * at most twice at a time, never once per request — and never from before the request.
+   */
+  function computedAfterNow(night: Night, club: () => Promise<Pick<Club, 'currency'>>): Promise<ServedReport> {
+    const running = flights.get(night.id);
+    if (!running) return start(night, club);
+    running.next ??= running.done.catch(() => undefined).then(() => start(night, club));
+    return running.next;
+  }
+
   return {
     keyOf,
     async load(night, club) {
-      if (!cached) {
-        const final = await finalReportOf(db, night.id);
-        return { figures: final ?? (await computeNightFigures(db, night, await club(), false)), key: null };
+      if (cached) {
+        const [text, key] = await Promise.all([cache.get(entryKey(night.id)), keyOf(night)]);
+        if (text) {
+          const entry = JSON.parse(text) as Entry;
+          if (entry.key === FINAL || entry.key === key) return { figures: entry.figures, key: entry.key };
+        }
       }
-      const [text, key] = await Promise.all([cache.get(entryKey(night.id)), keyOf(night)]);
-      if (text) {
-        const entry = JSON.parse(text) as Entry;
-        if (entry.key === FINAL || entry.key === key) return { figures: entry.figures, key: entry.key };
-      }
-      const final = await finalReportOf(db, night.id);
-      if (final) {
-        await cache.set(entryKey(night.id), JSON.stringify({ key: FINAL, figures: final } satisfies Entry), CACHE_TTL_SECONDS);
-        return { figures: final, key: FINAL };
-      }
-      // `key` was read before the figures: every change it covers committed before they are computed.
-      const figures = await computeNightFigures(db, night, await club(), false);
-      if (key !== null) await cache.set(entryKey(night.id), JSON.stringify({ key, figures } satisfies Entry), CACHE_TTL_SECONDS);
-      return { figures, key };
+      return computedAfterNow(night, club);
     },
     async changed(clubIds, version) {
       if (clubIds.length === 0) return;

@@ -350,9 +350,10 @@ export type GuestEntry = {
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
+  /** Managers of the club and the promoter who listed the guest (hosts search by it, they do not read it). */
   phone?: Maybe<Scalars['String']['output']>;
-  /** What the guest's QR code carries. */
-  token: Scalars['String']['output'];
+  /** What the guest's QR code carries: managers of the club and the promoter who listed the guest. */
+  token?: Maybe<Scalars['String']['output']>;
 };
 
 export type GuestEntryConnection = {
@@ -1645,7 +1646,7 @@ export type GuestEntryResolvers<ContextType = Context, ParentType extends Resolv
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  token?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type GuestEntryConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['GuestEntryConnection'] = ResolversParentTypes['GuestEntryConnection']> = {

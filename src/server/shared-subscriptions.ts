@@ -1,6 +1,12 @@
 import {
   GraphQLError,
+  Kind,
   execute,
+  getNamedType,
+  isLeafType,
+  isObjectType,
+  type GraphQLNamedType,
+  type SelectionNode,
   getArgumentValues,
   getOperationAST,
   getVariableValues,
@@ -17,6 +23,12 @@ import { LatestValueIterator } from '../platform/latest.js';
  * they can be executed once and sent to all.
  */
 export interface SharedField {
+  /**
+   * The types whose fields are the same for every viewer (the snapshot's own). A document
+   * that selects anything else below the root (`Availability.night { tables }`, say) is
+   * shared only among subscribers who are the same viewer, and executed as that viewer.
+   */
+  publicTypes: ReadonlySet<string>;
   /** The topic the arguments name, e.g. the night id. */
   topic(args: Record<string, unknown>): string;
   /** Throws (e.g. NOT_FOUND) when a subscriber may not join the topic; becomes the result's error. */
@@ -48,7 +60,10 @@ const MARKER = '"@@nightgraph-shared-payload@@"';
  */
 export function createSharedSubscriptions(
   fields: Record<string, SharedField>,
-  contextValue: () => unknown,
+  /** A fresh context for each event: anonymous for public documents, else as the subscriber whose context is given. */
+  contextValue: (subscriber?: unknown) => unknown,
+  /** Who a subscriber's context is, as far as what they may see goes (e.g. the token's subject). */
+  viewerKey: (subscriber: unknown) => string,
   formatResult: (result: ExecutionResult) => ExecutionResult,
 ) {
   const groups = new Map<string, Group>();
@@ -68,7 +83,7 @@ export function createSharedSubscriptions(
     return formatted;
   }
 
-  async function join(key: string, args: ExecutionArgs, field: SharedField, fieldName: string, topic: string) {
+  async function join(key: string, args: ExecutionArgs, field: SharedField, fieldName: string, topic: string, subscriber: unknown) {
     let group = groups.get(key);
     if (group) {
       // The group's last result may predate a change whose announcement was lost.
@@ -77,7 +92,7 @@ export function createSharedSubscriptions(
       const created: Group = { subscribers: new Set(), last: undefined, sent: 0, received: 0, stop: Promise.resolve(() => {}) };
       created.stop = field.listen(topic, (value) => {
         const sequence = (created.received += 1);
-        const executed = execute({ ...args, rootValue: { [fieldName]: value }, contextValue: contextValue() });
+        const executed = execute({ ...args, rootValue: { [fieldName]: value }, contextValue: contextValue(subscriber) });
         void Promise.resolve(executed).then((result) => {
           if (sequence < created.sent) return;
           created.sent = sequence;
@@ -126,8 +141,11 @@ export function createSharedSubscriptions(
         // One refused or failed operation; the connection and its other operations go on.
         return { errors: [asGraphQLError(error)] };
       }
-      const key = `${fieldName}\u0000${topic}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${textOf(args.document)}`;
-      return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic);
+      const isPublic = selectsOnly(selection as FieldNode, field.publicTypes, args);
+      const subscriber = isPublic ? undefined : args.contextValue;
+      const who = isPublic ? '' : viewerKey(args.contextValue);
+      const key = `${fieldName}\u0000${topic}\u0000${who}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${textOf(args.document)}`;
+      return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic, subscriber);
     },
     /** graphql-ws's `onNext`: keeps a shared result's identity so `replacer` can spot it. */
     onNext(result: ExecutionResult): ExecutionResult | undefined {
@@ -162,6 +180,27 @@ export function createSharedSubscriptions(
 }
 
 export type SharedSubscriptions = ReturnType<typeof createSharedSubscriptions>;
+
+/**
+ * Whether everything selected below `root` is a field of one of `types` (fragments
+ * followed): then the answer is the same for every viewer.
+ */
+function selectsOnly(root: FieldNode, types: ReadonlySet<string>, args: ExecutionArgs): boolean {
+  const fragments = new Map(args.document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+  const within = (type: GraphQLNamedType, selections: readonly SelectionNode[] | undefined): boolean =>
+    (selections ?? []).every((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) return within(type, selection.selectionSet.selections);
+      if (selection.kind === Kind.FRAGMENT_SPREAD) return within(type, fragments.get(selection.name.value)?.selectionSet.selections);
+      if (selection.name.value === '__typename') return true;
+      if (!isObjectType(type) || !types.has(type.name)) return false;
+      const child = type.getFields()[selection.name.value];
+      if (!child) return false;
+      const named = getNamedType(child.type);
+      return isLeafType(named) || within(named, selection.selectionSet?.selections);
+    });
+  const rootType = getNamedType(args.schema.getSubscriptionType()!.getFields()[root.name.value]!.type);
+  return within(rootType, root.selectionSet?.selections);
+}
 
 function asGraphQLError(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) return error;

@@ -86,6 +86,7 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
   const shared = createSharedSubscriptions(
     {
       availabilityChanged: {
+        publicTypes: new Set(['Availability', 'TableAvailability', 'Table', 'Money']),
         topic: (args) => String(args.nightId),
         admit: async (nightId) => {
           if (!(await contextFor({ kind: 'anonymous' }).loaders.nightById.load(nightId))) throw notFound('Night', nightId);
@@ -94,6 +95,7 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         refresh: (nightId) => availabilityFeed.reconcile(nightId),
       },
       voteResultsChanged: {
+        publicTypes: new Set(['VoteResults', 'VoteResult', 'Song']),
         topic: (args) => String(args.sessionId),
         admit: async (sessionId) => {
           if (!(await contextFor({ kind: 'anonymous' }).loaders.voteSessionById.load(sessionId))) throw notFound('Vote session', sessionId);
@@ -102,7 +104,14 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         refresh: (sessionId) => voteResultsFeed.reconcile(sessionId),
       },
     },
-    () => contextFor({ kind: 'anonymous' }),
+    (subscriber) => {
+      const of = subscriber as Context | undefined;
+      return contextFor(of?.viewer ?? { kind: 'anonymous' }, of?.clientAddress);
+    },
+    (subscriber) => {
+      const { viewer } = subscriber as Context;
+      return viewer.kind === 'user' ? `${viewer.principal.subject}\u0000${viewer.issuedAtMs ?? ''}\u0000${viewer.principal.roles}\u0000${viewer.principal.clubIds}` : 'anonymous';
+    },
     format,
   );
 

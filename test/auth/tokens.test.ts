@@ -6,6 +6,7 @@ import { users } from '../../src/db/schema.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { subscribe } from '../support/ws.js';
 
 const meQuery = `{ me { id subject roles } }`;
 
@@ -56,6 +57,54 @@ describe('bearer tokens', () => {
       ['night.guests', 'FORBIDDEN'],
       ['night.tables', 'FORBIDDEN'],
     ]);
+  });
+
+  it('keeps the rest of a subscription event when one field is refused: a guest watching availability gets it, and the night’s tables null', async () => {
+    const fx = fixtures(app.db);
+    const club = await fx.club();
+    const [night] = await fx.nights(club.id, 1);
+    await fx.tables(club.id, 2);
+    const guest = await app.token({ subject: 'partial-watcher' });
+    const subscription = await subscribe(
+      app.url,
+      'subscription($id: ID!) { availabilityChanged(nightId: $id) { nightId version tables { state } night { id startsAt tables { state } bookings { edges { cursor } } } } }',
+      { id: night!.id },
+      { token: guest },
+    );
+    try {
+      await subscription.until((results) => results.length > 0);
+      const [event] = subscription.results;
+      expect(event!.data!.availabilityChanged).toMatchObject({
+        nightId: night!.id,
+        tables: [{ state: 'FREE' }, { state: 'FREE' }],
+        night: { id: night!.id, startsAt: night!.startsAt.toISOString(), tables: null, bookings: null },
+      });
+      expect(event!.errors!.map((e: any) => [e.path.join('.'), e.extensions.code]).sort()).toEqual([
+        ['availabilityChanged.night.bookings', 'FORBIDDEN'],
+        ['availabilityChanged.night.tables', 'FORBIDDEN'],
+      ]);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  it('answers a subscriber’s private fields as that subscriber: a host watching availability sees the night’s tables', async () => {
+    const fx = fixtures(app.db);
+    const club = await fx.club();
+    const [night] = await fx.nights(club.id, 1);
+    await fx.tables(club.id, 1);
+    const host = await app.token({ subject: 'watching-host', roles: ['host'], clubIds: [club.id] });
+    const guest = await app.token({ subject: 'watching-guest' });
+    const query = 'subscription($id: ID!) { availabilityChanged(nightId: $id) { version night { id tables { state } } } }';
+    const [asHost, asGuest] = await Promise.all([subscribe(app.url, query, { id: night!.id }, { token: host }), subscribe(app.url, query, { id: night!.id }, { token: guest })]);
+    try {
+      await Promise.all([asHost.until((r) => r.length > 0), asGuest.until((r) => r.length > 0)]);
+      expect(asHost.results[0]!.errors).toBeUndefined();
+      expect(asHost.results[0]!.data!.availabilityChanged.night.tables).toEqual([{ state: 'FREE' }]);
+      expect(asGuest.results[0]!.data!.availabilityChanged.night.tables).toBeNull();
+    } finally {
+      await Promise.all([asHost.close(), asGuest.close()]);
+    }
   });
 
   it('refuses a token signed with another secret, an expired one and a malformed header', async () => {

@@ -2,7 +2,7 @@ import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { pageRequest } from '../../graphql/pagination.js';
 import { userById } from '../users/service.js';
 import { addGuest, addGuests } from './guest-list.js';
-import { checkIn, checkInBooking, checkInsOf, createAgent, entryStatsOf, guestsOf } from './service.js';
+import { checkIn, checkInBooking, checkInsOf, createAgent, entryStatsOf, guestsOf, requireGuestContactView } from './service.js';
 
 export const checkinResolvers: Resolvers = {
   Mutation: {
@@ -18,6 +18,8 @@ export const checkinResolvers: Resolvers = {
     entryStats: (night, _args, ctx) => entryStatsOf(ctx, night),
   },
   GuestEntry: {
+    phone: async (entry, _args, ctx) => (await requireGuestContactView(ctx, entry, 'phone number'), entry.phone),
+    token: async (entry, _args, ctx) => (await requireGuestContactView(ctx, entry, 'QR token'), entry.token),
     agent: (entry, _args, ctx) => (entry.agentId ? ctx.loaders.agentById.load(entry.agentId) : null),
     checkIn: (entry, _args, ctx) => ctx.loaders.checkInByGuest.load(entry.id),
   },

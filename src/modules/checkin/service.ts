@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type Night } from '../../db/schema.js';
+import { agents, bookings, checkIns, guestEntries, nights, users, type Agent, type CheckIn, type GuestEntry, type Night } from '../../db/schema.js';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../errors.js';
 import { isUuid } from '../../graphql/batch.js';
 import { toConnection, type PageRequest } from '../../graphql/pagination.js';
@@ -76,6 +76,21 @@ function validGate(gate: string): string {
   const trimmed = gate.trim();
   if (trimmed.length === 0 || trimmed.length > 50) throw badInput('gate must be 1 to 50 characters');
   return trimmed;
+}
+
+/**
+ * Passes for whoever may read a guest-list entry's phone number and QR token: managers of
+ * its club (and admins), and the promoter it is listed under. Hosts see the name and check
+ * the guest in — by scanning the QR code, or finding them by name or exact phone — but read
+ * neither. FORBIDDEN (naming `what`) otherwise.
+ */
+export async function requireGuestContactView(scope: Scope, entry: GuestEntry, what: string): Promise<void> {
+  requirePrincipal(scope.viewer);
+  const night = await scope.loaders.nightById.load(entry.nightId);
+  if (night && (await isManagerOf(scope, night.clubId))) return;
+  const agent = entry.agentId ? await scope.loaders.agentById.load(entry.agentId) : null;
+  if (agent && agent.userId === (await scope.currentUser()).id) return;
+  throw forbidden(`Only managers of the club and the guest's promoter may see a guest's ${what}`);
 }
 
 /** The night's guest list by name, searched by part of the name or the exact phone (staff). */

@@ -254,6 +254,13 @@ export type ClubEdge = {
   node: Club;
 };
 
+export type CreateAgentInput = {
+  /** The club; may be left out by a manager of one club. */
+  clubId?: InputMaybe<Scalars['ID']['input']>;
+  /** The user who becomes the promoter. */
+  userId: Scalars['ID']['input'];
+};
+
 export type CreateClubInput = {
   /** ISO 4217 code of the club's deposits, e.g. EUR. */
   currency: Scalars['String']['input'];
@@ -568,7 +575,8 @@ export type MutationConfirmBookingArgs = {
 
 export type MutationCreateAgentArgs = {
   clubId?: InputMaybe<Scalars['ID']['input']>;
-  userId: Scalars['ID']['input'];
+  input?: InputMaybe<CreateAgentInput>;
+  userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -613,7 +621,8 @@ export type MutationRecordDepositArgs = {
 
 
 export type MutationRegisterWebhookArgs = {
-  url: Scalars['String']['input'];
+  input?: InputMaybe<RegisterWebhookInput>;
+  url?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -912,6 +921,11 @@ export type RecordDepositInput = {
   currency: Scalars['String']['input'];
   idempotencyKey: Scalars['String']['input'];
   sessionId: Scalars['ID']['input'];
+};
+
+export type RegisterWebhookInput = {
+  /** An http(s) URL of at most 2,000 characters. */
+  url: Scalars['String']['input'];
 };
 
 /** Platform roles a token can carry. */
@@ -1339,6 +1353,7 @@ export type ResolversTypes = {
   Club: ResolverTypeWrapper<ClubRow>;
   ClubConnection: ResolverTypeWrapper<Omit<ClubConnection, 'edges'> & { edges: Array<ResolversTypes['ClubEdge']> }>;
   ClubEdge: ResolverTypeWrapper<Omit<ClubEdge, 'node'> & { node: ResolversTypes['Club'] }>;
+  CreateAgentInput: CreateAgentInput;
   CreateClubInput: CreateClubInput;
   CreateSongInput: CreateSongInput;
   CreateTableInput: CreateTableInput;
@@ -1373,6 +1388,7 @@ export type ResolversTypes = {
   QuarterHourCount: ResolverTypeWrapper<QuarterHourCount>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RecordDepositInput: RecordDepositInput;
+  RegisterWebhookInput: RegisterWebhookInput;
   Role: Role;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   ScheduleNightInput: ScheduleNightInput;
@@ -1438,6 +1454,7 @@ export type ResolversParentTypes = {
   Club: ClubRow;
   ClubConnection: Omit<ClubConnection, 'edges'> & { edges: Array<ResolversParentTypes['ClubEdge']> };
   ClubEdge: Omit<ClubEdge, 'node'> & { node: ResolversParentTypes['Club'] };
+  CreateAgentInput: CreateAgentInput;
   CreateClubInput: CreateClubInput;
   CreateSongInput: CreateSongInput;
   CreateTableInput: CreateTableInput;
@@ -1469,6 +1486,7 @@ export type ResolversParentTypes = {
   QuarterHourCount: QuarterHourCount;
   Query: Record<PropertyKey, never>;
   RecordDepositInput: RecordDepositInput;
+  RegisterWebhookInput: RegisterWebhookInput;
   SafeInt: Scalars['SafeInt']['output'];
   ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
@@ -1682,7 +1700,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   checkInBooking?: Resolver<ResolversTypes['CheckIn'], ParentType, ContextType, RequireFields<MutationCheckInBookingArgs, 'input'>>;
   closeTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationCloseTableSessionArgs, 'id'>>;
   confirmBooking?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationConfirmBookingArgs, 'id'>>;
-  createAgent?: Resolver<ResolversTypes['Agent'], ParentType, ContextType, RequireFields<MutationCreateAgentArgs, 'userId'>>;
+  createAgent?: Resolver<ResolversTypes['Agent'], ParentType, ContextType, Partial<MutationCreateAgentArgs>>;
   createClub?: Resolver<ResolversTypes['Club'], ParentType, ContextType, RequireFields<MutationCreateClubArgs, 'input'>>;
   createSong?: Resolver<ResolversTypes['Song'], ParentType, ContextType, RequireFields<MutationCreateSongArgs, 'input'>>;
   createTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationCreateTableArgs, 'input'>>;
@@ -1691,7 +1709,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   holdTable?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationHoldTableArgs, 'input'>>;
   openTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationOpenTableSessionArgs, 'input'>>;
   recordDeposit?: Resolver<ResolversTypes['Deposit'], ParentType, ContextType, RequireFields<MutationRecordDepositArgs, 'input'>>;
-  registerWebhook?: Resolver<ResolversTypes['WebhookRegistration'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'url'>>;
+  registerWebhook?: Resolver<ResolversTypes['WebhookRegistration'], ParentType, ContextType, Partial<MutationRegisterWebhookArgs>>;
   removeStaff?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveStaffArgs, 'clubId' | 'subject'>>;
   retireTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationRetireTableArgs, 'id'>>;
   scheduleNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationScheduleNightArgs, 'input'>>;

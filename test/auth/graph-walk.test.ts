@@ -222,7 +222,7 @@ describe('the graph, walked as every kind of viewer', () => {
     const [streamer] = await fx.streamers(1);
     await fx.wishlistItems([streamer!.id], 1);
     await fx.track(guestId, [streamer!.id]);
-    await call(tokens.guest, 'mutation { registerWebhook(url: "https://hooks.example.com/walk") { secret } }');
+    await call(tokens.guest, 'mutation { registerWebhook(input: { url: "https://hooks.example.com/walk" }) { secret } }');
 
     const id = (value: string) => JSON.stringify(value);
     const field = (root: 'Query' | 'Mutation' | 'Subscription', name: string) => {
@@ -244,8 +244,8 @@ describe('the graph, walked as every kind of viewer', () => {
       ...query('nights', `(from: ${id(new Date(Date.now() - 2 * HOUR).toISOString())}, first: 2)`),
       // Mutations whose answers reach types no query does; each is harmless to repeat.
       { label: 'castVote', kind: 'mutation', root: `castVote(input: { sessionId: ${id(voteSession.id)}, songId: ${id(songs[1]!.id)} })`, field: field('Mutation', 'castVote') },
-      { label: 'registerWebhook', kind: 'mutation', root: 'registerWebhook(url: "https://hooks.example.com/again")', field: field('Mutation', 'registerWebhook') },
-      { label: 'createAgent', kind: 'mutation', root: `createAgent(userId: ${id(guestId)}, clubId: ${id(clubA.id)})`, field: field('Mutation', 'createAgent') },
+      { label: 'registerWebhook', kind: 'mutation', root: 'registerWebhook(input: { url: "https://hooks.example.com/again" })', field: field('Mutation', 'registerWebhook') },
+      { label: 'createAgent', kind: 'mutation', root: `createAgent(input: { userId: ${id(guestId)}, clubId: ${id(clubA.id)} })`, field: field('Mutation', 'createAgent') },
       { label: 'addGuest', kind: 'mutation', root: `addGuest(input: { nightId: ${id(nightA!.id)}, name: "Walk Again", agentCode: ${id(createAgent.code)} })`, field: field('Mutation', 'addGuest') },
       { label: 'openTableSession', kind: 'mutation', root: `openTableSession(input: { nightId: ${id(nightA!.id)}, tableId: ${id(tablesA[2]!.id)} })`, field: field('Mutation', 'openTableSession') },
       { label: 'availabilityChanged', kind: 'subscription', root: `availabilityChanged(nightId: ${id(nightA!.id)})`, field: field('Subscription', 'availabilityChanged') },

@@ -6,7 +6,7 @@ import { realServers, startTestApp, type TestApp } from '../support/app.js';
 const ADD = `mutation($input: AddGuestInput!) { addGuest(input: $input) { id name phone token agent { code } checkIn { id } } }`;
 const CHECK_IN = `mutation($input: CheckInInput!) { checkIn(input: $input) { id gate checkedInAt guest { name } } }`;
 const CHECK_IN_BOOKING = `mutation($input: CheckInBookingInput!) { checkInBooking(input: $input) { id gate booking { id } } }`;
-const AGENT = `mutation($userId: ID!, $clubId: ID) { createAgent(userId: $userId, clubId: $clubId) { id code club { id } user { id } stats { guests checkIns } } }`;
+const AGENT = `mutation($userId: ID!, $clubId: ID) { createAgent(input: { userId: $userId, clubId: $clubId }) { id code club { id } user { id } stats { guests checkIns } } }`;
 
 describe('guest list and check-in', () => {
   let app: TestApp;
@@ -137,6 +137,17 @@ describe('guest list and check-in', () => {
     await add('Second Via Promoter', { agentCode: agent.code }, promoter);
     const stats = await graphql(app.url, AGENT, { token: manager, variables: { userId: promoterUser.id } });
     expect(stats.data.createAgent.stats).toEqual({ guests: 2, checkIns: 1 });
+  });
+
+  it('takes createAgent’s values as one input, or as the deprecated separate arguments, never both or neither', async () => {
+    const user = await fx.user();
+    const separate = await graphql(app.url, `mutation($u: ID!) { createAgent(userId: $u) { code } }`, { token: manager, variables: { u: user.id } });
+    const asInput = await graphql(app.url, AGENT, { token: manager, variables: { userId: user.id } });
+    expect(separate.errors).toBeUndefined();
+    expect(asInput.data.createAgent.code).toBe(separate.data.createAgent.code);
+    const both = await graphql(app.url, `mutation($u: ID!) { createAgent(input: { userId: $u }, userId: $u) { code } }`, { token: manager, variables: { u: user.id } });
+    expect(codes(both)).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await graphql(app.url, `mutation { createAgent { code } }`, { token: manager }))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('refuses bad guest input and changes nothing', async () => {

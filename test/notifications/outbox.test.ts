@@ -62,7 +62,7 @@ describe('campaigns and webhook delivery', () => {
 
   async function webhookFor(subject: string, path: string) {
     const token = await app.token({ subject });
-    const response = await graphql(app.url, `mutation($url: String!) { registerWebhook(url: $url) { webhook { id } secret } }`, {
+    const response = await graphql(app.url, `mutation($url: String!) { registerWebhook(input: { url: $url }) { webhook { id } secret } }`, {
       token,
       variables: { url: `${receiver.origin}${path}` },
     });
@@ -194,7 +194,7 @@ describe('campaigns and webhook delivery', () => {
 
   it('registers, lists and deletes webhooks for their owner only, and rejects bad URLs', async () => {
     const owner = await app.token({ subject: 'hook-owner' });
-    const register = (url: string, token = owner) => graphql(app.url, `mutation($url: String!) { registerWebhook(url: $url) { webhook { id url } secret } }`, { token, variables: { url } });
+    const register = (url: string, token = owner) => graphql(app.url, `mutation($url: String!) { registerWebhook(input: { url: $url }) { webhook { id url } secret } }`, { token, variables: { url } });
     expect(codes(await register('https://example.test/a', ''))).toEqual(['UNAUTHENTICATED']);
     for (const bad of ['not a url', 'ftp://example.test/x', 'javascript:alert(1)', `https://example.test/${'x'.repeat(2_000)}`]) {
       expect(codes(await register(bad)), bad).toEqual(['BAD_USER_INPUT']);

@@ -75,7 +75,7 @@ describe('every string argument, fuzzed', () => {
       { name: 'addGuest', query: `mutation($i: AddGuestInput!) { addGuest(input: $i) { id } }`, variables: { i: { nightId: ids.nightId, name: 'Ann', phone: '+49 30 1234567', agentCode: null } }, fuzz: ['i.nightId', 'i.name', 'i.phone', 'i.agentCode'] },
       { name: 'checkIn', query: `mutation($i: CheckInInput!) { checkIn(input: $i) { id } }`, variables: { i: { token: 'abc', gate: 'north' } }, fuzz: ['i.token', 'i.gate'] },
       { name: 'checkInBooking', query: `mutation($i: CheckInBookingInput!) { checkInBooking(input: $i) { id } }`, variables: { i: { bookingId: ids.bookingId, gate: 'north' } }, fuzz: ['i.bookingId', 'i.gate'] },
-      { name: 'createAgent', query: `mutation($u: ID!, $c: ID) { createAgent(userId: $u, clubId: $c) { id } }`, variables: { u: ids.userId, c: ids.clubId }, fuzz: ['u', 'c'] },
+      { name: 'createAgent', query: `mutation($u: ID!, $c: ID) { createAgent(input: { userId: $u, clubId: $c }) { id } }`, variables: { u: ids.userId, c: ids.clubId }, fuzz: ['u', 'c'] },
       { name: 'createSong', query: `mutation($i: CreateSongInput!) { createSong(input: $i) { id } }`, variables: { i: { clubId: ids.clubId, title: 'T', artist: 'A' } }, fuzz: ['i.clubId', 'i.title', 'i.artist'] },
       { name: 'startVoteSession', query: `mutation($i: StartVoteSessionInput!) { startVoteSession(input: $i) { id } }`, variables: { i: { clubId: ids.clubId, songIds: [ids.songId] } }, fuzz: ['i.clubId', 'i.songIds.0'] },
       { name: 'endVoteSession', query: `mutation($id: ID!) { endVoteSession(id: $id) { id } }`, variables: { id: ids.voteId }, fuzz: ['id'] },
@@ -84,7 +84,7 @@ describe('every string argument, fuzzed', () => {
       { name: 'trackStreamer', query: `mutation($id: ID!) { trackStreamer(streamerId: $id) { id } }`, variables: { id: ids.streamerId }, fuzz: ['id'] },
       { name: 'untrackStreamer', query: `mutation($id: ID!) { untrackStreamer(streamerId: $id) { id } }`, variables: { id: ids.streamerId }, fuzz: ['id'] },
       { name: 'syncStreamer', query: `mutation($id: ID!) { syncStreamer(id: $id) { id } }`, variables: { id: ids.streamerId }, fuzz: ['id'] },
-      { name: 'registerWebhook', query: `mutation($u: String!) { registerWebhook(url: $u) { secret } }`, variables: { u: 'https://example.test/h' }, fuzz: ['u'] },
+      { name: 'registerWebhook', query: `mutation($u: String!) { registerWebhook(input: { url: $u }) { secret } }`, variables: { u: 'https://example.test/h' }, fuzz: ['u'] },
       { name: 'deleteWebhook', query: `mutation($id: ID!) { deleteWebhook(id: $id) }`, variables: { id: ids.clubId }, fuzz: ['id'] },
       { name: 'sendCampaign', query: `mutation($i: SendCampaignInput!) { sendCampaign(input: $i) { id } }`, variables: { i: { clubId: ids.clubId, message: 'Hi', idempotencyKey: 'c' } }, fuzz: ['i.clubId', 'i.message', 'i.idempotencyKey'] },
     ];

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { oneInput } from '../../graphql/input.js';
 import { pageRequest } from '../../graphql/pagination.js';
 import { userById } from '../users/service.js';
 import { addGuest, addGuests } from './guest-list.js';
@@ -10,7 +11,7 @@ export const checkinResolvers: Resolvers = {
     addGuests: (_root, { input }, ctx) => addGuests(ctx, input),
     checkIn: (_root, { input }, ctx) => checkIn(ctx, input),
     checkInBooking: (_root, { input }, ctx) => checkInBooking(ctx, input),
-    createAgent: (_root, { userId, clubId }, ctx) => createAgent(ctx, { userId, clubId }),
+    createAgent: (_root, { input, userId, clubId }, ctx) => createAgent(ctx, oneInput(input, { userId, clubId }, 'userId')),
   },
   Night: {
     guests: (night, { search, first, after }, ctx) => guestsOf(ctx, night, search, pageRequest(first, after, 2)),

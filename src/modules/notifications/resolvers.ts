@@ -1,4 +1,5 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { oneInput } from '../../graphql/input.js';
 import { campaignById, campaignProgress, deleteWebhook, registerWebhook, sendCampaign, watchNotifications, webhooksOf } from './service.js';
 
 export const notificationResolvers: Resolvers = {
@@ -6,7 +7,7 @@ export const notificationResolvers: Resolvers = {
     campaign: (_root, { id }, ctx) => campaignById(ctx, id),
   },
   Mutation: {
-    registerWebhook: (_root, { url }, ctx) => registerWebhook(ctx, url),
+    registerWebhook: (_root, { input, url }, ctx) => registerWebhook(ctx, oneInput(input, { url }, 'url').url),
     deleteWebhook: (_root, { id }, ctx) => deleteWebhook(ctx, id),
     sendCampaign: (_root, { input }, ctx) => sendCampaign(ctx, input),
   },

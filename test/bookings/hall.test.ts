@@ -73,7 +73,7 @@ describe('the floor plan as SVG', () => {
 describe('renderHall', () => {
   it('escapes labels and sizes the plan to its tables', () => {
     const table = { id: 't', clubId: 'c', label: '<A&B>', capacity: 4, minDepositMinor: 0, zone: null, x: 20, y: 10, width: 3, height: 2, retiredAt: null };
-    const svg = renderHall('Club', { nightId: 'n', clubId: 'c', version: 7, currency: 'EUR', tables: [{ table, state: 'SEATED' }] });
+    const svg = renderHall('Club', { nightId: 'n', clubId: 'c', version: 7, currency: 'EUR', tables: [{ table, state: 'SEATED', booking: null, session: null }] });
     expect(svg).toContain('data-label="&#60;A&#38;B&#62;"');
     expect(svg).toContain('data-version="7"');
     // 23 units wide and 12 high at 32 px per unit, plus margins and the legend.

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/client.js';
-import type { Table } from '../../db/schema.js';
+import type { Booking, Table, TableSession } from '../../db/schema.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub, Unsubscribe } from '../../platform/pubsub.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
@@ -11,8 +11,16 @@ export interface AvailabilitySnapshot {
   clubId: string;
   version: number;
   currency: string;
-  tables: { table: Table; state: TableState }[];
+  /**
+   * Every table of the plan with what occupies it: its live booking and open session are
+   * kept for staff (`Night.tables`); the public types (Availability) show table and state only.
+   */
+  tables: { table: Table; state: TableState; booking: Booking | null; session: TableSession | null }[];
 }
+
+/** The timestamps of a snapshot's rows, turned back into Dates when it is read from the store. */
+const TIMESTAMP_KEYS = new Set(['createdAt', 'updatedAt', 'holdExpiresAt', 'retiredAt', 'openedAt', 'closedAt']);
+const withDates = (key: string, value: unknown) => (TIMESTAMP_KEYS.has(key) && typeof value === 'string' ? new Date(value) : value);
 
 /**
  * Snapshots expire after a minute and are then computed again from the database: if an
@@ -61,7 +69,7 @@ export function createAvailability(
         version: first.version,
         currency: first.currency,
         tables: nightRows
-          .flatMap((row) => (row.table ? [{ table: row.table, state: row.state }] : []))
+          .flatMap((row) => (row.table ? [{ table: row.table, state: row.state, booking: row.booking, session: row.session }] : []))
           .sort((a, b) => byLabel(a.table, b.table)),
       };
     });
@@ -74,7 +82,7 @@ export function createAvailability(
   return {
     async load(nightIds) {
       const cached = await store.getMany(nightIds.map(storeKey));
-      const result = cached.map((entry) => (entry ? (JSON.parse(entry.value) as AvailabilitySnapshot) : null));
+      const result = cached.map((entry) => (entry ? (JSON.parse(entry.value, withDates) as AvailabilitySnapshot) : null));
       const missing = nightIds.filter((_, i) => result[i] === null);
       if (missing.length > 0) {
         const computed = new Map((await computeAndStore(missing)).map((s) => [s.nightId, s]));

@@ -76,16 +76,6 @@ export function createClubLoaders(db: Database, options: BatchOptions, availabil
     options,
   );
 
-  const tableStatesByNight = listLoader(
-    async (nightIds) => {
-      const rows = await q.tableStates.execute({ ids: nightIds });
-      for (const row of rows) if (row.table) tableById.prime(row.table.id, row.table);
-      return rows.sort((a, b) => (a.table && b.table ? byLabel(a.table, b.table) : 0));
-    },
-    (row) => row.nightId,
-    options,
-  );
-
   /** Snapshots from the shared store; the nights missing there cost one statement together. */
   const availabilityByNight = rowLoader(
     async (nightIds) => (await availability.load(nightIds)).filter((s): s is AvailabilitySnapshot => s !== null),
@@ -93,7 +83,7 @@ export function createClubLoaders(db: Database, options: BatchOptions, availabil
     options,
   );
 
-  return { clubById, tableById, nightById, tablesByClub, nightsByClub, tableStatesByNight, availabilityByNight };
+  return { clubById, tableById, nightById, tablesByClub, nightsByClub, availabilityByNight };
 }
 
 

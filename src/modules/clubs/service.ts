@@ -53,11 +53,17 @@ export async function watchAvailability(scope: Scope, nightId: string): Promise<
 
 export type NightTableRow = TableStateRow & { table: Table };
 
-/** The night's tables as staff see them; FORBIDDEN for anyone but staff of its club. */
+/**
+ * The night's tables as staff see them, from its availability snapshot (which holds each
+ * table's live booking and open session, and is never older than a change the caller saw
+ * committed); FORBIDDEN for anyone but staff of its club.
+ */
 export async function nightTables(scope: Scope, night: Night): Promise<NightTableRow[]> {
   await requireStaffOf(scope, night.clubId, "a night's tables");
-  const rows = await scope.loaders.tableStatesByNight.load(night.id);
-  return rows.filter((row): row is NightTableRow => row.table !== null);
+  const snapshot = await scope.loaders.availabilityByNight.load(night.id);
+  if (!snapshot) return [];
+  const { nightId, clubId, version, currency } = snapshot;
+  return snapshot.tables.map(({ table, state, booking, session }) => ({ nightId, clubId, version, currency, table, state, booking, session }));
 }
 
 export function nightById(scope: Scope, id: string): Promise<Night | null> {

@@ -28,6 +28,8 @@ const withDates = (key: string, value: unknown) => (TIMESTAMP_KEYS.has(key) && t
  */
 const SNAPSHOT_TTL_SECONDS = 60;
 const storeKey = (nightId: string) => `availability:${nightId}`;
+/** Parsed snapshots kept per instance, the most recently read nights. */
+const PARSED_KEPT = 2_000;
 const topic = (nightId: string) => `availability:${nightId}`;
 
 /**
@@ -79,10 +81,26 @@ export function createAvailability(
     return snapshots;
   }
 
+  /**
+   * Each night's latest snapshot read from the store, parsed once per version on this
+   * instance (readers never change a snapshot): a read of an unchanged night costs a
+   * store lookup, not a parse of every table.
+   */
+  const parsed = new Map<string, AvailabilitySnapshot>();
+  function parsedOnce(nightId: string, entry: { version: number; value: string }): AvailabilitySnapshot {
+    const known = parsed.get(nightId);
+    if (known && known.version === entry.version) return known;
+    const snapshot = JSON.parse(entry.value, withDates) as AvailabilitySnapshot;
+    parsed.delete(nightId);
+    if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value!);
+    parsed.set(nightId, snapshot);
+    return snapshot;
+  }
+
   return {
     async load(nightIds) {
       const cached = await store.getMany(nightIds.map(storeKey));
-      const result = cached.map((entry) => (entry ? (JSON.parse(entry.value, withDates) as AvailabilitySnapshot) : null));
+      const result = cached.map((entry, i) => (entry ? parsedOnce(nightIds[i]!, entry) : null));
       const missing = nightIds.filter((_, i) => result[i] === null);
       if (missing.length > 0) {
         const computed = new Map((await computeAndStore(missing)).map((s) => [s.nightId, s]));

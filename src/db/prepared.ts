@@ -1,6 +1,7 @@
 import { sql, type Column, type SQL } from 'drizzle-orm';
 import type { PageRequest } from '../graphql/pagination.js';
 import type { Database } from './client.js';
+import { withCompiledMapper } from './row-mapper.js';
 
 /**
  * Builds a set of prepared queries once per database. Building a Drizzle query costs
@@ -13,6 +14,8 @@ export function preparedPerDatabase<T>(build: (db: Database) => T): (db: Databas
     let queries = built.get(db);
     if (!queries) {
       queries = build(db);
+      // Each prepared select maps its rows with a mapper compiled once (db/row-mapper.ts).
+      for (const query of Object.values(queries as object)) withCompiledMapper(query);
       built.set(db, queries);
     }
     return queries;

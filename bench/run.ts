@@ -68,6 +68,7 @@ interface Options extends Omit<LoadShape, 'connections'> {
 interface Variant {
   label: string;
   closedLoop?: boolean;
+  floor?: string;
   start(signal: AbortSignal): Promise<StartedServer>;
 }
 
@@ -133,6 +134,9 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
     if (second && !variants.some((v) => v.closedLoop)) {
       console.log(formatRatio(scenario.name, nameWidth, first!, second, shape.rate !== undefined));
     }
+    // Nightgraph ÷ the floor: the room left.
+    const floorAt = variants.findIndex((v) => v.floor);
+    if (floorAt > 1 && measured[floorAt]) console.log(formatRatio(scenario.name, nameWidth, first!, measured[floorAt]!, shape.rate !== undefined));
     log(`wrote ${await writeResult(scenario.name, shape, first!, second)}`);
   }
 }
@@ -209,16 +213,17 @@ async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
     cleanups.push(async () => log(`deleted ${await redis.drop()} Redis keys under ${redis.prefix}`));
     log(`servers use Redis ${redisUrl} under ${redis.prefix}`);
   }
-  const start = (env: Record<string, string>, signal: AbortSignal) =>
-    startServer({ databaseUrl: database.url, jwtSecret, env: { ...(redis && { REDIS_KEY_PREFIX: redis.prefix }), ...env }, signal });
+  const start = (env: Record<string, string>, signal: AbortSignal, entry?: string) =>
+    startServer({ databaseUrl: database.url, jwtSecret, env: { ...(redis && { REDIS_KEY_PREFIX: redis.prefix }), ...env }, signal, entry });
   return {
     databaseUrl: database.url,
     jwtSecret,
     variants: (scenario) =>
-      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop }) => ({
+      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop, floor }) => ({
         label,
         closedLoop,
-        start: (signal) => start(env, signal),
+        floor,
+        start: (signal) => start(env, signal, floor),
       })),
     start,
   };

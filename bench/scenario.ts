@@ -113,6 +113,8 @@ export interface ServerVariant {
   env: Record<string, string>;
   /** Measured without a rate, whatever `--rate` says: the closed-loop maximum next to a rate-limited run. */
   closedLoop?: boolean;
+  /** A floor to run instead of the server (bench/floors/*): the first variant's figures are printed ÷ it. */
+  floor?: string;
 }
 
 /** A benchmark: one file under bench/scenarios/, listed in bench/scenarios/index.ts. */

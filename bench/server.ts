@@ -14,6 +14,8 @@ export interface ServerOptions {
   jwtSecret: string;
   /** Added to the environment last, e.g. LOADER_BATCHING=false or RESPONSE_CACHE=false. */
   env: Record<string, string>;
+  /** What to run instead of the server: a floor (bench/floors/*), answering /readyz and /graphql on PORT. */
+  entry?: string;
   signal: AbortSignal;
 }
 
@@ -29,7 +31,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = await freePort();
   // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": flags NODE_OPTIONS may not carry.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...flags, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...flags, '--import', 'tsx', options.entry ?? 'src/main.ts'], {
     cwd: repoRoot,
     // Its own process group: Ctrl-C reaches only the bench, which then stops the server in order.
     detached: true,

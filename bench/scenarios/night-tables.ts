@@ -24,6 +24,12 @@ const TABLES_PER_CLUB = 30;
 
 export const nightTables: Scenario = {
   name: 'night-tables',
+  variants: [
+    { label: 'batched', env: { LOADER_BATCHING: 'true' } },
+    { label: 'naive', env: { LOADER_BATCHING: 'false' } },
+    // The same statements by hand through postgres.js and node:http: the room left.
+    { label: 'floor', env: {}, floor: 'bench/floors/night-tables.ts' },
+  ],
 
   async prepare({ db, scale, tag, sign }) {
     const now = new Date();

@@ -24,6 +24,12 @@ const TRACKED = 50;
 
 export const dashboard: Scenario = {
   name: 'dashboard',
+  variants: [
+    { label: 'batched', env: { LOADER_BATCHING: 'true' } },
+    { label: 'naive', env: { LOADER_BATCHING: 'false' } },
+    // The same statements by hand through postgres.js and node:http: the room left.
+    { label: 'floor', env: {}, floor: 'bench/floors/dashboard.ts' },
+  ],
 
   async prepare({ db, scale, tag, sign }) {
     const userCount = Math.max(1, Math.round(200 * scale));

@@ -5,7 +5,7 @@ import type { SnapshotFeed } from '../platform/snapshot-feed.js';
 import type { AvailabilitySnapshot } from './clubs/availability.js';
 import type { Availability } from './clubs/availability.js';
 import type { Loaders } from './loaders.js';
-import type { NotificationHub } from './notifications/service.js';
+import type { NotificationHub } from './notifications/hub.js';
 import type { NightReports } from './reports/store.js';
 import type { Memberships } from './staff/memberships.js';
 import type { SyncSettings } from './streamers/sync.js';

@@ -18,7 +18,7 @@ import { SnapshotFeed } from '../platform/snapshot-feed.js';
 import { createVoteResultsStore } from '../modules/voting/results-store.js';
 import { createAvailability, type Availability } from '../modules/clubs/availability.js';
 import { startHoldExpiry } from '../modules/bookings/expiry.js';
-import { createNotificationHub } from '../modules/notifications/service.js';
+import { createNotificationHub } from '../modules/notifications/hub.js';
 import { outboxStats, startOutboxWorkers } from '../modules/notifications/worker.js';
 import { startWishlistScheduler } from '../modules/streamers/sync.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';

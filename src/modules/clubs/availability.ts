@@ -3,7 +3,7 @@ import type { Booking, Table, TableSession } from '../../db/schema.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub, Unsubscribe } from '../../platform/pubsub.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
-import { byLabel, selectTableStates, type TableState } from './loaders.js';
+import { byLabel, selectTableStates, type TableState } from './table-states.js';
 
 /** Which tables of a night are free, held, booked or seated, as of `version`. */
 export interface AvailabilitySnapshot {

@@ -1,5 +1,5 @@
 import type { AvailabilitySnapshot } from './availability.js';
-import type { TableState } from './loaders.js';
+import type { TableState } from './table-states.js';
 
 /** Pixels per floor-plan grid unit. */
 const UNIT = 32;

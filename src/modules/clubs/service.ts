@@ -7,7 +7,7 @@ import type { Scope } from '../scope.js';
 import { notFound } from '../../errors.js';
 import { LatestValueIterator } from '../../platform/latest.js';
 import type { AvailabilitySnapshot } from './availability.js';
-import type { TableStateRow } from './loaders.js';
+import type { TableStateRow } from './table-states.js';
 
 /** Clubs by slug, keyset-paginated on the slug. */
 export async function listClubs(scope: Scope, page: PageRequest) {

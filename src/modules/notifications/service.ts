@@ -5,29 +5,14 @@ import { isHttpUrl } from '../http-url.js';
 import { isUuid } from '../../graphql/batch.js';
 import { requirePrincipal } from '../../platform/auth.js';
 import { isManagerOf } from '../staff/service.js';
-import { messagesOf, type PubSub } from '../../platform/pubsub.js';
 import type { Scope } from '../scope.js';
 import { queueCampaign } from './producers.js';
 import { newWebhookSecret } from './webhook.js';
-import { notificationsTopic, OUTBOX_WAKE_TOPIC, type NotificationMessage } from './worker.js';
+import type { NotificationMessage } from './worker.js';
 import { requireFullView } from '../users/visibility.js';
 
 const MAX_WEBHOOKS_PER_USER = 10;
 const MAX_MESSAGE_LENGTH = 1_000;
-
-/** What services need of the delivery side: waking workers, and a user's live notifications. */
-export interface NotificationHub {
-  /** After a commit that wrote outbox rows: workers on every instance look for them now. */
-  wake(): void;
-  watch(userId: string): Promise<AsyncIterableIterator<string>>;
-}
-
-export function createNotificationHub(pubsub: PubSub, onError: (error: unknown) => void): NotificationHub {
-  return {
-    wake: () => void pubsub.publish(OUTBOX_WAKE_TOPIC, '').catch(onError),
-    watch: (userId) => messagesOf(pubsub, notificationsTopic(userId)),
-  };
-}
 
 /** The signed-in user's notifications as they are delivered, on whichever instance they connect to. */
 export async function watchNotifications(scope: Scope): Promise<AsyncIterable<{ notifications: NotificationMessage }>> {

@@ -1,8 +1,8 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { anyId } from '../../db/any.js';
 import type { Database } from '../../db/client.js';
 import { preparedPerDatabase } from '../../db/prepared.js';
-import { songs, voteSessionSongs, voteSessions, votes } from '../../db/schema.js';
+import { songs, voteSessionSongs, voteSessions } from '../../db/schema.js';
 import { listLoader, rowLoader, type BatchOptions } from '../../graphql/batch.js';
 import type { VoteResultsSnapshot, VoteResultsStore } from './results-store.js';
 
@@ -23,33 +23,8 @@ const queries = preparedPerDatabase((db) => {
       .where(anyId(voteSessionSongs.sessionId, ids))
       .orderBy(voteSessionSongs.sessionId, asc(voteSessionSongs.position))
       .prepare('songs_of_sessions'),
-    /**
-     * Vote counts for every song of each session, zero-vote songs included: the votes are
-     * counted per (session, song) straight off the votes index (an index-only scan), then
-     * joined to the sessions' song lists. The song rows ride along.
-     */
-    voteCounts: (() => {
-      const counted = db
-        .select({ sessionId: votes.sessionId, songId: votes.songId, votes: count().as('votes') })
-        .from(votes)
-        .where(anyId(votes.sessionId, ids))
-        .groupBy(votes.sessionId, votes.songId)
-        .as('counted');
-      return db
-        .select({ sessionId: voteSessionSongs.sessionId, song: songs, votes: sql<number>`coalesce(${counted.votes}, 0)::int` })
-        .from(voteSessionSongs)
-        .innerJoin(songs, eq(songs.id, voteSessionSongs.songId))
-        .leftJoin(counted, and(eq(counted.sessionId, voteSessionSongs.sessionId), eq(counted.songId, voteSessionSongs.songId)))
-        .where(anyId(voteSessionSongs.sessionId, ids))
-        .prepare('vote_counts');
-    })(),
   };
 });
-
-/** Vote counts for every song of the sessions, one GROUP BY (see `voteCounts`). */
-export function selectVoteCounts(db: Database, sessionIds: readonly string[]) {
-  return queries(db).voteCounts.execute({ ids: sessionIds });
-}
 
 export function createVotingLoaders(db: Database, options: BatchOptions, voteResults: VoteResultsStore) {
   const q = queries(db);

@@ -5,7 +5,7 @@ import type { PubSub } from '../../platform/pubsub.js';
 import { outsideSqlCounter } from '../../platform/sql-stats.js';
 import type { SnapshotSource } from '../../platform/snapshot-feed.js';
 import type { VersionedStore } from '../../platform/versioned-store.js';
-import { selectVoteCounts } from './loaders.js';
+import { selectVoteCounts } from './vote-counts.js';
 import { voteResults, type VoteResultsModel } from './results.js';
 
 /** A session's results as of `version`, which grows with every change of them. */

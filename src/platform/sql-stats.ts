@@ -90,6 +90,19 @@ export function watchSlowStatements(
 }
 
 /**
+ * When `sent` (a transaction or savepoint the driver runs) settles, either way: marks its
+ * opening statement answered, and its closing one (COMMIT, ROLLBACK, ROLLBACK TO) if one
+ * was sent — `closing` is read then, as it is known only by the end.
+ */
+export function answeredWhenSettled(sent: Promise<unknown>, opening: () => void, closing: () => (() => void) | undefined): void {
+  const answered = () => {
+    opening();
+    closing()?.();
+  };
+  sent.then(answered, answered);
+}
+
+/**
  * Counts a statement the driver sends now (one we do not send ourselves: BEGIN, COMMIT,
  * ROLLBACK, a savepoint) and returns the function to call when its answer arrives, from
  * wherever the driver tells us; it adds the round-trip time, tells observers in the async

@@ -1,19 +1,14 @@
 // The floor for `dashboard`: the same four statements Nightgraph sends for the query (the
 // caller's user row, the tracked page, the item counts, the first five items of each
 // streamer), by hand through postgres.js and node:http, the JSON written by hand.
-import { createServer } from 'node:http';
-import { jwtVerify } from 'jose';
-import postgres from 'postgres';
+import { claimsOf, NO_TOKEN, serveFloor, sql } from './serve.js';
 
-const sql = postgres(process.env.DATABASE_URL!, { max: Number(process.env.DB_POOL_MAX ?? 10), prepare: true, onnotice: () => {} });
-const key = new TextEncoder().encode(process.env.JWT_SECRET!);
 const PAGE = 50;
 const ITEMS = 5;
 
 async function answer(authorization: string | undefined): Promise<{ status: number; json: string }> {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-  if (!token) return { status: 401, json: '{"errors":[{"message":"no token"}]}' };
-  const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: 'nightgraph' });
+  const payload = await claimsOf(authorization);
+  if (!payload) return NO_TOKEN;
   const [user] = await sql<{ id: string }[]>`select id from users where subject = ${payload.sub!} limit 1`;
   if (!user) return { status: 200, json: '{"data":{"me":null}}' };
   const tracked = await sql<{ streamer_id: string; tracked_at: Date; handle: string; display_name: string }[]>`
@@ -47,27 +42,4 @@ async function answer(authorization: string | undefined): Promise<{ status: numb
   return { status: 200, json: json + ']}}}}' };
 }
 
-const server = createServer((req, res) => {
-  if (req.url === '/readyz') {
-    res.end('{"status":"ready"}');
-    return;
-  }
-  req.resume();
-  req.on('end', () => {
-    answer(req.headers.authorization).then(
-      ({ status, json }) => {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-        res.end(json);
-      },
-      (error: unknown) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: String(error) }] }));
-      },
-    );
-  });
-});
-server.listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');
-process.on('SIGTERM', () => {
-  server.close();
-  void sql.end({ timeout: 5 }).then(() => process.exit(0));
-});
+serveFloor(answer);

@@ -2,12 +2,8 @@
 // the same statements Nightgraph sends — a minimal node:http handler, the same JWT check,
 // postgres.js prepared statements, and the answer's JSON written by hand. Nightgraph ÷
 // this is the room left. It answers only the scenario's query (its text is not read).
-import { createServer } from 'node:http';
-import { jwtVerify } from 'jose';
-import postgres from 'postgres';
+import { claimsOf, NO_TOKEN, serveFloor, sql } from './serve.js';
 
-const sql = postgres(process.env.DATABASE_URL!, { max: Number(process.env.DB_POOL_MAX ?? 10), prepare: true, onnotice: () => {} });
-const key = new TextEncoder().encode(process.env.JWT_SECRET!);
 const labelOrder = new Intl.Collator('en', { numeric: true });
 
 interface TableRow {
@@ -38,9 +34,8 @@ async function tablesOf(night: { id: string; club_id: string; starts_at: Date; a
 }
 
 async function answer(authorization: string | undefined, body: string): Promise<{ status: number; json: string }> {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-  if (!token) return { status: 401, json: '{"errors":[{"message":"no token"}]}' };
-  const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: 'nightgraph' });
+  const payload = await claimsOf(authorization);
+  if (!payload) return NO_TOKEN;
   const id = (JSON.parse(body) as { variables: { id: string } }).variables.id;
   const [night] = await sql<{ id: string; club_id: string; starts_at: Date; availability_version: string; currency: string }[]>`
     select n.id, n.club_id, n.starts_at, n.availability_version, c.currency from nights n join clubs c on c.id = n.club_id where n.id = ${id}`;
@@ -67,28 +62,4 @@ async function answer(authorization: string | undefined, body: string): Promise<
   return { status: 200, json: json + ']}}}' };
 }
 
-const server = createServer((req, res) => {
-  if (req.url === '/readyz') {
-    res.end('{"status":"ready"}');
-    return;
-  }
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    answer(req.headers.authorization, Buffer.concat(chunks).toString('utf8')).then(
-      ({ status, json }) => {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-        res.end(json);
-      },
-      (error: unknown) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: String(error) }] }));
-      },
-    );
-  });
-});
-server.listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');
-process.on('SIGTERM', () => {
-  server.close();
-  void sql.end({ timeout: 5 }).then(() => process.exit(0));
-});
+serveFloor(answer);

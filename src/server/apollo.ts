@@ -5,15 +5,17 @@ import {
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import { checkCost, limitRules } from '../graphql/limits.js';
-import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
-import { ErrorCode, formatError, unexpectedErrors } from '../errors.js';
+import { limitRules } from '../graphql/limits.js';
+import type { RateLimiter } from '../platform/rate-limit.js';
+import { formatError } from '../errors.js';
 import type { Context } from '../graphql/context.js';
-import { currentRequest, type Logger } from '../platform/logger.js';
-import { jitExecutor } from './jit-executor.js';
+import type { Logger } from '../platform/logger.js';
+import { jitExecutor, operationCompiler } from './jit-executor.js';
+import { knownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
+import { operationHooks, type OperationHooks } from './operation-hooks.js';
 
 export interface ApolloDeps {
   /** Absent when rate limiting is off. */
@@ -22,10 +24,19 @@ export interface ApolloDeps {
   persistedQueryCache?: KeyValueCache<string>;
 }
 
+/**
+ * Apollo Server with our limits, error policy and executor, and the known-operations path
+ * beside it (known-operations.ts): documents Apollo has resolved once are answered
+ * without its pipeline, with the same hooks around them.
+ */
 export function createApollo(schema: GraphQLSchema, config: Config, metrics: Metrics, logger: Logger, deps: ApolloDeps = {}) {
   const development = config.env !== 'production';
-  return new ApolloServer<Context>({
-    gateway: jitExecutor(schema),
+  const hooks = operationHooks(schema, config, metrics, logger, deps.rateLimiter);
+  const compile = operationCompiler(schema);
+  const format = (formatted: GraphQLFormattedError, error: unknown) => formatError(formatted, error, development && config.env !== 'test');
+  const known = knownOperations({ compile, hooks, formatError: format });
+  const apollo = new ApolloServer<Context>({
+    gateway: jitExecutor(schema, compile),
     nodeEnv: config.env,
     introspection: config.introspection,
     // Limits every document is validated against, with graphql-js's rules, before anything runs.
@@ -38,76 +49,37 @@ export function createApollo(schema: GraphQLSchema, config: Config, metrics: Met
     // No "Did you mean …?" naming schema fields in production errors.
     hideSchemaDetailsFromClientErrors: !development,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => formatError(formatted, error, development && config.env !== 'test'),
+    formatError: format,
     plugins: [
       // We set no HTTP cache hints; the cache-control plugin would wrap every resolver to compute them.
       ApolloServerPluginCacheControlDisabled(),
       development
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
-      operationGuards(schema, config, deps.rateLimiter),
-      requestAccounting(config, metrics, logger),
+      operationPlugin(hooks),
+      known.plugin,
     ],
   });
+  return { apollo, known };
 }
 
-/**
- * Once the operation is known and before it runs: its cost with these variables against
- * the limit (QUERY_TOO_COMPLEX), then the caller's rate budget for its kind (RATE_LIMITED).
- */
-function operationGuards(schema: GraphQLSchema, config: Config, rateLimiter: RateLimiter | undefined): ApolloServerPlugin<Context> {
+/** The hooks every operation passes (operation-hooks.ts), at their places in Apollo's pipeline. */
+function operationPlugin(hooks: OperationHooks): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ operation, document, request, contextValue }) {
-          checkCost(schema, document, request.operationName, request.variables, config.limits);
-          if (rateLimiter) {
-            const subject = contextValue.viewer.kind === 'user' ? contextValue.viewer.principal.subject : undefined;
-            await rateLimiter.consume(operation?.operation === 'mutation' ? 'mutation' : 'query', rateLimitKey(subject, contextValue.clientAddress));
-          }
-        },
-      };
-    },
-  };
-}
-
-/**
- * Counts outcomes, logs unexpected errors (they are masked for the client), and — when
- * enabled — returns the request's SQL statement count and time in `extensions.sql`.
- * Tells the HTTP layer's request scope (see `withRequestScope`) the operation's metric
- * label — its name only once the document is valid, so clients cannot mint labels with
- * garbage — and the outcome.
- */
-function requestAccounting(config: Config, metrics: Metrics, logger: Logger): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operationName }) {
-          const scope = currentRequest();
-          if (scope) scope.operation = metrics.operationLabel(operationName);
+        async didResolveOperation({ operation, operationName, document, request, contextValue }) {
+          hooks.named(operationName);
+          await hooks.admit(document, request.operationName, request.variables, operation?.operation, contextValue);
         },
         async didEncounterErrors({ errors }) {
-          for (const error of unexpectedErrors(errors)) {
-            logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error while resolving');
-          }
+          hooks.encountered(errors);
         },
         async willSendResponse({ response, contextValue }) {
           if (response.body.kind !== 'single') return;
-          const result = response.body.singleResult;
-          // The database could not serve it: 503, and when to try again.
-          const unavailable = result.errors?.find((e) => e.extensions?.code === ErrorCode.UNAVAILABLE);
-          if (unavailable) {
-            response.http.status = 503;
-            response.http.headers.set('retry-after', String(unavailable.extensions?.retryAfter ?? 1));
-          }
-          const outcome = result.errors?.length ? 'error' : 'ok';
-          metrics.graphqlRequests.inc({ outcome });
-          const scope = currentRequest();
-          if (scope) scope.outcome = outcome;
-          if (config.sqlStatsInExtensions && contextValue?.sqlStats) {
-            const { statements, durationMs } = contextValue.sqlStats;
-            result.extensions = { ...result.extensions, sql: { statements, durationMs: Number(durationMs.toFixed(3)) } };
-          }
+          const outgoing = { result: response.body.singleResult, http: response.http };
+          hooks.finish(outgoing, contextValue);
+          response.body.singleResult = outgoing.result;
         },
       };
     },

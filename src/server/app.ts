@@ -174,7 +174,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
             metrics.rateLimited.inc({ budget }),
           )
         : undefined;
-      const apollo = createApollo(schema, config, metrics, logger, {
+      const { apollo, known } = createApollo(schema, config, metrics, logger, {
         rateLimiter,
         persistedQueryCache: redisCommands && config.redis ? redisKeyValueCache(redisCommands, `${config.redis.keyPrefix}apq:`) : undefined,
       });
@@ -211,6 +211,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const { seeded } = config.seedDemoData ? await seedDemoData(contextFor) : { seeded: false };
       const handleGraphQL = createGraphQLHandler({
         apollo,
+        known,
         metrics,
         responseCache: config.responseCache
           ? createResponseCache(

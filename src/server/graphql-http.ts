@@ -7,12 +7,15 @@ import type { Viewer } from '../platform/auth.js';
 import { inRequest, requestIdFrom, type RequestScope } from '../platform/logger.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
+import type { KnownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
 
 
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<Context>;
+  /** Answers documents Apollo has resolved before without its pipeline. */
+  known: KnownOperations;
   viewerFrom(authorization: string | undefined): Promise<Viewer>;
   contextFor(viewer: Viewer, sqlStats: SqlStats, clientAddress: string | undefined): Context;
   /** Larger bodies are refused with 413 before they are read. */
@@ -34,23 +37,21 @@ export interface GraphQLHttpOptions {
 export function createGraphQLHandler(options: GraphQLHttpOptions) {
   const handle = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> => {
     const started = performance.now();
-    const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
+    const contentType = req.headers['content-type'];
     let body: unknown;
     if (req.method === 'POST') {
       const tooLarge = `Request body exceeds ${options.maxBodyBytes} bytes`;
       if (Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) return sendError(res, 413, tooLarge);
       const read = await readBody(req, options.maxBodyBytes);
       if (read.kind === 'too-large') return sendError(res, 413, tooLarge);
-      if ((headers.get('content-type') ?? '').includes('json')) {
+      if ((contentType ?? '').includes('json')) {
         try {
           body = JSON.parse(read.text);
         } catch {
           return sendError(res, 400, 'Request body is not valid JSON');
         }
-        if (containsNul(body)) return sendError(res, 400, NUL_MESSAGE);
+        // JSON carries a NUL only as the escape \u0000: most bodies need no walk.
+        if (read.text.includes('\\u0000') && containsNul(body)) return sendError(res, 400, NUL_MESSAGE);
       } else {
         body = read.text;
       }
@@ -60,15 +61,22 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     // One viewer and one context for the request, whether the cache or GraphQL answers it.
     let context: Promise<Context> | undefined;
     const contextOnce = () =>
-      (context ??= options.viewerFrom(headers.get('authorization')).then((viewer) => options.contextFor(viewer, sqlStats, req.socket.remoteAddress)));
-    const cacheable = options.responseCache && isPlainObject(body) ? (body as GraphQLBody) : undefined;
+      (context ??= options.viewerFrom(req.headers.authorization).then((viewer) => options.contextFor(viewer, sqlStats, req.socket.remoteAddress)));
+    const planned = options.responseCache && isPlainObject(body) ? options.responseCache.plan(body as GraphQLBody) : null;
     const answer = await countSqlIn(sqlStats, async () => {
-      const data = cacheable ? await options.responseCache!.lookup(cacheable, async (clubId) => options.mayReadReports(await contextOnce(), clubId)) : null;
+      const data = planned ? await options.responseCache!.lookup(planned, async (clubId) => options.mayReadReports(await contextOnce(), clubId)) : null;
       if (data !== null) return { data };
+      const known = body === undefined ? undefined : options.known.find(body, { contentType, accept: req.headers.accept });
+      if (req.method === 'POST') options.metrics.cacheLookup('documents', known ? 'hit' : 'miss');
+      if (known) {
+        // A context that cannot be made is Apollo's to report, as for any request.
+        const scope = await contextOnce().catch(() => undefined);
+        if (scope) return { response: await options.known.run(known, scope) };
+      }
       const response = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: {
           method: req.method?.toUpperCase() ?? 'GET',
-          headers,
+          headers: headerMapOf(req),
           search: new URL(req.url ?? '/', 'http://localhost').search,
           body,
         },
@@ -91,7 +99,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       }
       const elapsedMs = performance.now() - started;
       options.metrics.cacheLookup('response', 'hit');
-      scope.operation = options.metrics.operationLabel(cachedOperationName(cacheable!));
+      scope.operation = options.metrics.operationLabel(cachedOperationName(body as GraphQLBody));
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader(
         'Server-Timing',
@@ -112,8 +120,8 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     );
     if (response.body.kind === 'complete') {
       res.end(response.body.string);
-      if (cacheable && context && res.statusCode === 200) {
-        options.responseCache!.remember(cacheable, await context, response.body.string);
+      if (planned && context && res.statusCode === 200) {
+        options.responseCache!.remember(planned, await context, response.body.string);
       }
       return;
     }
@@ -145,6 +153,14 @@ function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: 
       metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
     }
   };
+}
+
+function headerMapOf(req: IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
 }
 
 const QUERY_NAME = /^(?:[\s,\ufeff]|#[^\n\r]*)*query[\s,]+([_A-Za-z][_0-9A-Za-z]*)/;

@@ -4,18 +4,18 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 const OPERATIONS_KEPT_PER_DOCUMENT = 8;
 
-/**
- * Executes operations with graphql-jit instead of graphql-js: each document is compiled
- * once into a function and run per request, which removes most of graphql-js's
- * per-field work. Apollo has one supported place to swap its executor — the gateway
- * interface — so this presents itself as a gateway serving our own schema; Apollo still
- * parses, validates and caches documents, runs plugins and formats errors.
- */
-export function jitExecutor(schema: GraphQLSchema): GatewayInterface {
-  // Apollo keeps parsed documents in its document cache, so a document's identity is stable.
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
+/** Compiles an operation of a document once (graphql-jit) and returns it on later calls. */
+export type OperationCompiler = (document: DocumentNode, operationName: string | null | undefined) => CompiledQuery | ExecutionResult;
 
-  function compile(document: DocumentNode, operationName: string | null) {
+/**
+ * graphql-jit turns each document's operation into a function run per request, which
+ * removes most of graphql-js's per-field work. Kept per document node: Apollo keeps parsed
+ * documents in its document cache, and known operations (known-operations.ts) keep theirs,
+ * so a document's identity is stable.
+ */
+export function operationCompiler(schema: GraphQLSchema): OperationCompiler {
+  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
+  return (document, operationName) => {
     let byOperation = compiled.get(document);
     if (!byOperation) {
       byOperation = new Map();
@@ -29,8 +29,23 @@ export function jitExecutor(schema: GraphQLSchema): GatewayInterface {
       byOperation.set(key, query);
     }
     return query;
-  }
+  };
+}
 
+/** Runs a compiled operation, its errors given the `extensions` Apollo and `formatError` expect. */
+export async function runCompiled(query: CompiledQuery | ExecutionResult, context: unknown, variables: Record<string, unknown> | null | undefined): Promise<ExecutionResult> {
+  if (!isCompiledQuery(query)) return query;
+  const result = await query.query(undefined, context, variables ?? {});
+  return result.errors ? { ...result, errors: result.errors.map(withExtensions) } : result;
+}
+
+/**
+ * Executes Apollo's operations with graphql-jit instead of graphql-js. Apollo has one
+ * supported place to swap its executor — the gateway interface — so this presents itself
+ * as a gateway serving our own schema; Apollo still parses, validates and caches
+ * documents, runs plugins and formats errors.
+ */
+export function jitExecutor(schema: GraphQLSchema, compile: OperationCompiler): GatewayInterface {
   return {
     onSchemaLoadOrUpdate(callback) {
       callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
@@ -38,12 +53,7 @@ export function jitExecutor(schema: GraphQLSchema): GatewayInterface {
     },
     async load() {
       return {
-        executor: async (request) => {
-          const query = compile(request.document, request.operationName);
-          if (!isCompiledQuery(query)) return query;
-          const result = await query.query(undefined, request.context, request.request.variables ?? {});
-          return result.errors ? { ...result, errors: result.errors.map(withExtensions) } : result;
-        },
+        executor: async (request) => runCompiled(compile(request.document, request.operationName), request.context, request.request.variables),
       };
     },
     async stop() {},

@@ -45,6 +45,13 @@ export interface ReadVersions {
   reportKeys: ReadonlyMap<string, { clubId: string; key: string }>;
 }
 
+/** A cacheable request: its key, its plan, its variables. */
+export interface Planned {
+  key: string;
+  plan: Plan;
+  variables: Record<string, unknown>;
+}
+
 const NOT_CACHEABLE = Symbol('not cacheable');
 const PLANS_KEPT = 1_000;
 const ENTRIES_KEPT = 20_000;
@@ -74,7 +81,7 @@ export function createResponseCache(sources: ResponseCacheSources, onMiss: () =>
   const plans = new Map<string, Plan | typeof NOT_CACHEABLE>();
   const entries = new Map<string, Entry>();
 
-  function planFor(body: GraphQLBody): { key: string; plan: Plan; variables: Record<string, unknown> } | null {
+  function planFor(body: GraphQLBody): Planned | null {
     // Only the plain shape of a request; anything else (extensions, persisted queries,
     // odd types) goes to Apollo, which knows how to answer or refuse it.
     if (typeof body.query !== 'string' || body.query.length > MAX_QUERY_LENGTH || body.extensions !== undefined) return null;
@@ -106,13 +113,14 @@ export function createResponseCache(sources: ResponseCacheSources, onMiss: () =>
   }
 
   return {
+    /** What this request would be cached under; null if it is not cacheable. */
+    plan: planFor,
+
     /**
      * The cached response body for this request, if there is one that is current and the
      * caller may read: `mayReadReports` is the reports service's rule for this caller.
      */
-    async lookup(body: GraphQLBody, mayReadReports: (clubId: string) => Promise<boolean>): Promise<string | null> {
-      const planned = planFor(body);
-      if (!planned) return null;
+    async lookup(planned: Planned, mayReadReports: (clubId: string) => Promise<boolean>): Promise<string | null> {
       // A cacheable request answered by GraphQL: none kept yet, kept for an older version, or not for this caller.
       const entry = entries.get(planned.key);
       // A check that fails (the database busy, say) is a miss: GraphQL answers, or says what went wrong.
@@ -122,9 +130,7 @@ export function createResponseCache(sources: ResponseCacheSources, onMiss: () =>
     },
 
     /** Keeps a response produced by GraphQL for this request, tagged with what its resolvers read. */
-    remember(body: GraphQLBody, read: ReadVersions, responseBody: string): void {
-      const planned = planFor(body);
-      if (!planned) return;
+    remember(planned: Planned, read: ReadVersions, responseBody: string): void {
       const nightId = planned.plan.nightIdOf(planned.variables);
       if (typeof nightId !== 'string') return;
       let tag: { clubId: string; version: string } | undefined;

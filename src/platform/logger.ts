@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { currentScope, withScope } from './async-scope.js';
 import type { SqlStats } from './sql-stats.js';
 
 export type { Logger };
@@ -17,16 +17,14 @@ export interface RequestScope {
   sql?: SqlStats;
 }
 
-const requests = new AsyncLocalStorage<RequestScope>();
-
 /** Runs `fn` as part of serving `scope`: logs written inside it, however deep, carry its id. */
 export function inRequest<T>(scope: RequestScope, fn: () => T): T {
-  return requests.run(scope, fn);
+  return withScope({ request: scope }, fn);
 }
 
 /** The request being served in this async context, if any. */
 export function currentRequest(): RequestScope | undefined {
-  return requests.getStore();
+  return currentScope()?.request;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -45,7 +43,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     level,
     base: { service: 'nightgraph' },
     mixin() {
-      const scope = requests.getStore();
+      const scope = currentScope()?.request;
       if (!scope) return {};
       return scope.operation === undefined ? { requestId: scope.requestId } : { requestId: scope.requestId, operation: scope.operation };
     },

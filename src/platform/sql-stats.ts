@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
+import { currentScope, withScope } from './async-scope.js';
 
 /**
  * What one request (or any other unit of work) asked of the database.
@@ -22,7 +23,6 @@ export interface SqlStats {
   durationMs: number;
 }
 
-const storage = new AsyncLocalStorage<SqlStats>();
 /** `text` is the statement as sent, with placeholders: parameter values are never reported. */
 type StatementObserver = (durationMs: number, text: string | undefined) => void;
 const observers = new Set<StatementObserver>();
@@ -39,7 +39,7 @@ export function newSqlStats(): SqlStats {
  */
 export async function countSqlIn<T>(stats: SqlStats, work: () => Promise<T>): Promise<T> {
   try {
-    return await storage.run(stats, work);
+    return await withScope({ sql: stats }, work);
   } finally {
     answered.add(stats);
   }
@@ -53,7 +53,7 @@ export async function countSqlIn<T>(stats: SqlStats, work: () => Promise<T>): Pr
  * slow-statement log still names the request that caused the work.
  */
 export function outsideSqlCounter<T>(fn: () => T): T {
-  return storage.exit(fn);
+  return withScope({ sql: undefined }, fn);
 }
 
 /**
@@ -136,7 +136,7 @@ export function timeStatement<T>(run: () => PromiseLike<T>, text?: string): Prom
 
 /** Counts a statement for the current context; the returned function records its answer, once. */
 function startStatement(text: string | undefined): () => void {
-  const stats = storage.getStore();
+  const stats = currentScope()?.sql;
   const counting = stats !== undefined && !answered.has(stats);
   if (counting) stats.statements += 1;
   const started = performance.now();

@@ -9,7 +9,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Config } from '../config.js';
-import { AppError, badInput, ErrorCode, formatResult, tokenLimitMessage, notFound, unauthenticated, unexpectedErrors } from '../errors.js';
+import { AppError, badInput, ErrorCode, formatResult, tokenLimitMessage, unauthenticated, unexpectedErrors } from '../errors.js';
 import { checkCost, limitRules, tooComplex } from '../graphql/limits.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import type { Context } from '../graphql/context.js';
@@ -19,6 +19,7 @@ import type { VoteResultsSnapshot } from '../modules/voting/results-store.js';
 import type { TokenService, Viewer } from '../platform/auth.js';
 import type { Logger } from '../platform/logger.js';
 import { containsNul, NUL_MESSAGE } from './graphql-http.js';
+import { batchedAdmission } from './admission.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
 import { attachWebSocket, type Extra } from './ws.js';
 
@@ -83,23 +84,22 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
     return formatResult(result, config.env === 'development');
   };
 
+  // One anonymous context per batch: the loaders' caches live as long as the lookup.
+  const nightExists = batchedAdmission('Night', (ids) => contextFor({ kind: 'anonymous' }).loaders.nightById.loadMany(ids));
+  const voteSessionExists = batchedAdmission('Vote session', (ids) => contextFor({ kind: 'anonymous' }).loaders.voteSessionById.loadMany(ids));
   const shared = createSharedSubscriptions(
     {
       availabilityChanged: {
         publicTypes: new Set(['Availability', 'TableAvailability', 'Table', 'Money']),
         topic: (args) => String(args.nightId),
-        admit: async (nightId) => {
-          if (!(await contextFor({ kind: 'anonymous' }).loaders.nightById.load(nightId))) throw notFound('Night', nightId);
-        },
+        admit: nightExists,
         listen: (nightId, push) => availabilityFeed.listen(nightId, push),
         refresh: (nightId) => availabilityFeed.reconcile(nightId),
       },
       voteResultsChanged: {
         publicTypes: new Set(['VoteResults', 'VoteResult', 'Song']),
         topic: (args) => String(args.sessionId),
-        admit: async (sessionId) => {
-          if (!(await contextFor({ kind: 'anonymous' }).loaders.voteSessionById.load(sessionId))) throw notFound('Vote session', sessionId);
-        },
+        admit: voteSessionExists,
         listen: (sessionId, push) => voteResultsFeed.listen(sessionId, push),
         refresh: (sessionId) => voteResultsFeed.reconcile(sessionId),
       },

@@ -4,6 +4,7 @@ import { graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
+import { observeStatements } from '../../src/platform/sql-stats.js';
 
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }`;
 const CANCEL = `mutation($id: ID!) { cancelBooking(id: $id) { id } }`;
@@ -98,5 +99,30 @@ describe('live availability over WebSocket', () => {
       socket.on('close', (closeCode) => resolve(closeCode));
     });
     expect(code).toBe(4403);
+  });
+
+  it('admits a storm of subscribers with statements per night, not per subscriber; an unknown night is refused', async () => {
+    const nights = [await night(2), await night(2)];
+    // Every statement the app sends meanwhile: each night's admission lookup and its first snapshot.
+    const sent: (string | undefined)[] = [];
+    const stop = observeStatements((_ms, text) => void sent.push(text));
+    const storm = await Promise.all(Array.from({ length: 60 }, (_, i) => subscribe(app.url, SUBSCRIPTION, { nightId: nights[i % 2]!.nightId })));
+    try {
+      await Promise.all(storm.map((s) => s.until((r) => r.length >= 1)));
+      expect(storm.every((s) => s.results[0]!.data?.availabilityChanged.version === 0)).toBe(true);
+      // The same again, as after a restart of every client: nothing left to look up.
+      const again = await Promise.all(Array.from({ length: 60 }, (_, i) => subscribe(app.url, SUBSCRIPTION, { nightId: nights[i % 2]!.nightId })));
+      await Promise.all(again.map((s) => s.until((r) => r.length >= 1)));
+      await Promise.all(again.map((s) => s.close()));
+      expect(sent.filter((text) => text?.startsWith('select "id", "club_id", "starts_at"')).length).toBeGreaterThan(0);
+      expect(sent.length).toBeLessThanOrEqual(2 * nights.length);
+      const unknown = await subscribe(app.url, SUBSCRIPTION, { nightId: '00000000-0000-4000-8000-000000000000' });
+      await unknown.until((r) => r.length >= 1);
+      expect(unknown.results[0]!.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+      await unknown.close();
+    } finally {
+      stop();
+      await Promise.all(storm.map((s) => s.close()));
+    }
   });
 });

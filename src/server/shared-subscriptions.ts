@@ -50,6 +50,9 @@ interface Group {
 
 const MARKER = '"@@nightgraph-shared-payload@@"';
 
+/** A message to send: as it is, or in three parts of one message (head, shared bytes, tail). */
+export type OutgoingMessage = string | [head: string, shared: Buffer, tail: string];
+
 /**
  * Executes shared subscriptions once per event per (field, topic, document, variables)
  * and serializes each result once: every subscriber of a group receives the same result
@@ -74,12 +77,13 @@ export function createSharedSubscriptions(
     if (text === undefined) printed.set(document, (text = print(document)));
     return text;
   };
-  const serialized = new WeakMap<object, string>();
-  let pending: string | undefined;
+  /** Each shared result's JSON, encoded once: every socket is sent these same bytes. */
+  const serialized = new WeakMap<object, Buffer>();
+  let pending: Buffer | undefined;
 
   function share(result: ExecutionResult): ExecutionResult {
     const formatted = formatResult(result);
-    serialized.set(formatted, JSON.stringify(formatted));
+    serialized.set(formatted, Buffer.from(JSON.stringify(formatted)));
     return formatted;
   }
 
@@ -163,18 +167,20 @@ export function createSharedSubscriptions(
       return value;
     },
     /**
-     * Swaps the marker for the shared JSON. graphql-ws stringifies a message and hands it
-     * to the socket's `send` in one synchronous step, and the adapter calls this first
-     * thing in `send`, so `pending` is this message's payload. The payload is the
-     * message's last key, so the last occurrence of the marker is the one to replace
-     * (a client could choose the marker as its operation id).
+     * Splits a message around the marker: the socket sends what comes before it, the
+     * shared JSON's bytes (the same buffer for every subscriber, encoded once per event)
+     * and what follows, as one message. graphql-ws stringifies a message and hands it to
+     * the socket's `send` in one synchronous step, and the adapter calls this first thing
+     * in `send`, so `pending` is this message's payload. The payload is the message's last
+     * key, so the last occurrence of the marker is the one to replace (a client could
+     * choose the marker as its operation id).
      */
-    substitute(data: string): string {
+    substitute(data: string): OutgoingMessage {
       if (pending === undefined) return data;
       const index = data.lastIndexOf(MARKER);
-      const json = pending;
+      const shared = pending;
       pending = undefined;
-      return index === -1 ? data : data.slice(0, index) + json + data.slice(index + MARKER.length);
+      return index === -1 ? data : [data.slice(0, index), shared, data.slice(index + MARKER.length)];
     },
   };
 }

@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, handleProtocols, makeServer, type Context as SocketContext, type ServerOptions } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../platform/logger.js';
+import type { OutgoingMessage } from './shared-subscriptions.js';
 
 export interface WebSocketOptions<E> {
   /** graphql-ws server options (schema, context, hooks). */
   graphql: ServerOptions<Record<string, unknown> | undefined, E>;
   /** Rewrites each outgoing message just before it is sent (see shared subscriptions). */
-  rewrite?: (data: string) => string;
+  rewrite?: (data: string) => OutgoingMessage;
   /** Whether a browser page from this Origin may connect (no Origin: not a browser, allowed). */
   originAllowed: (origin: string, request: IncomingMessage) => boolean;
   logger: Logger;
@@ -59,7 +60,9 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
     },
   });
   const keepAliveMs = options.keepAliveMs ?? 12_000;
-  const rewrite = options.rewrite ?? ((data: string) => data);
+  const rewrite = options.rewrite ?? ((data: string): OutgoingMessage => data);
+  /** Each WebSocket's TCP socket, corked while a message in parts is written. */
+  const transports = new WeakMap<WebSocket, Duplex>();
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
@@ -68,7 +71,10 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
       socket.end(`HTTP/1.1 ${path !== '/graphql' ? '404 Not Found' : '403 Forbidden'}\r\nConnection: close\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      transports.set(ws, socket);
+      wss.emit('connection', ws, request);
+    });
   };
   httpServer.on('upgrade', onUpgrade);
 
@@ -97,7 +103,17 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
           const message = rewrite(data);
           return new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(message, (error) => (error ? reject(error) : resolve()));
+            const sent = (error?: Error) => (error ? reject(error) : resolve());
+            if (typeof message === 'string') return socket.send(message, sent);
+            // One text message in three frames (RFC 6455 fragmentation), written to the
+            // connection in one go: the shared bytes are not copied or encoded per socket.
+            const [head, shared, tail] = message;
+            const transport = transports.get(socket);
+            transport?.cork();
+            socket.send(head, { fin: false });
+            socket.send(shared, { binary: false, fin: false });
+            socket.send(tail, { binary: false, fin: true }, sent);
+            transport?.uncork();
           });
         },
         close: (code, reason) => socket.close(code, reason),

@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
@@ -10,10 +9,8 @@ import { buildSchema } from '../graphql/schema.js';
 import { createLoaders, type Loaders } from '../modules/loaders.js';
 import { currentUserOnce } from '../modules/users/service.js';
 import { createTokenService, resolveJwtSecret, type TokenService } from '../platform/auth.js';
-import { createMemoryCache, createRedisCache, type Cache } from '../platform/cache.js';
 import { createLogger, type Logger } from '../platform/logger.js';
-import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
-import { connectRedis, watchRedis, type RedisHealth, type RedisOperation } from '../platform/redis.js';
+import type { PubSub } from '../platform/pubsub.js';
 import { SnapshotFeed } from '../platform/snapshot-feed.js';
 import { createVoteResultsStore } from '../modules/voting/results-store.js';
 import { createAvailability, type Availability } from '../modules/clubs/availability.js';
@@ -21,7 +18,6 @@ import { startHoldExpiry } from '../modules/bookings/expiry.js';
 import { createNotificationHub } from '../modules/notifications/hub.js';
 import { outboxStats, startOutboxWorkers } from '../modules/notifications/worker.js';
 import { startWishlistScheduler } from '../modules/streamers/sync.js';
-import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
 import { newSqlStats, watchSlowStatements } from '../platform/sql-stats.js';
 import type { Viewer } from '../platform/auth.js';
 import type { Scope } from '../modules/scope.js';
@@ -33,6 +29,9 @@ import { attachSubscriptions } from './subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
+import { createRequestListener } from './routes.js';
+import { openSharedState } from './shared-state.js';
+import { shutDown, type Cleanup } from './shutdown.js';
 import { startFinalReports } from '../modules/reports/final.js';
 import { mayReadReports } from '../modules/reports/service.js';
 import { createMemberships } from '../modules/staff/memberships.js';
@@ -52,7 +51,6 @@ export interface RunningApp {
   dbKind: DatabaseHandle['kind'];
   tokens: TokenService;
   pubsub: PubSub;
-  cache: Cache;
   availability: Availability;
   /** A service scope for this caller, as a request would get it. */
   scopeFor(viewer: Viewer): Scope;
@@ -73,7 +71,7 @@ export interface App {
 
 export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanups: Cleanup[] = [];
   let httpServer: Server | undefined;
   let sockets: ReturnType<typeof attachSubscriptions> | undefined;
   /** Set once `stop` begins: readiness says so, and no connection is kept alive. */
@@ -230,47 +228,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         maxBodyBytes: config.maxBodyBytes,
         rateLimiter,
       });
-      const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
-        '/graphql': handleGraphQL,
-        // Liveness: the process answers. Touches nothing else, so it answers at once even
-        // with every database connection busy or PostgreSQL gone.
-        '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
-        // Readiness: whether to send this instance requests. Not while it stops, nor while
-        // PostgreSQL is unreachable (a bounded check on a connection of its own, so a busy
-        // pool is still ready). Redis down is degraded, not unready: queries read
-        // PostgreSQL, and every instance shares that Redis.
-        '/readyz': async (_req, res) => {
-          const redis = redisHealth ? (redisHealth.up() ? 'up' : 'unreachable') : 'embedded';
-          if (stopping) return sendJson(res, 503, { status: 'stopping', database: handle.kind, redis });
-          try {
-            await handle.ping();
-            sendJson(res, 200, { status: 'ready', database: handle.kind, redis });
-          } catch (error) {
-            logger.warn({ err: error }, 'readiness check failed: the database does not answer');
-            sendJson(res, 503, { status: 'unavailable', database: 'unreachable', redis });
-          }
-        },
-        '/metrics': async (_req, res) => {
-          res.setHeader('content-type', metrics.registry.contentType);
-          res.end(await metrics.registry.metrics());
-        },
-      };
-
       const hallRoutes = createHallRoutes(() => contextFor({ kind: 'anonymous' }));
-      httpServer = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-        const route = routes[path];
-        const answered = route
-          ? route(req, res).then(() => true)
-          : hallRoutes(req, res, path);
-        answered.then((done) => {
-          if (!done) sendJson(res, 404, { error: 'not found' });
-        }).catch((error: unknown) => {
-          logger.error({ err: error }, 'request failed');
-          if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-          else res.destroy();
-        });
-      });
+      httpServer = createServer(
+        createRequestListener({
+          graphql: handleGraphQL,
+          hallRoutes,
+          readiness: { stopping: () => stopping !== undefined, database: handle, redisHealth },
+          metrics,
+          logger,
+        }),
+      );
       const server = httpServer;
       sockets = attachSubscriptions(server, {
         schema,
@@ -290,125 +257,28 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const port = (server.address() as AddressInfo).port;
       const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
       logger.info({ url, database: handle.kind, redis: Boolean(config.redis) }, 'nightgraph listening');
-      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, cache, availability, scopeFor: contextFor, seeded };
+      return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, availability, scopeFor: contextFor, seeded };
     },
 
     stop() {
-      return (stopping ??= shutDown());
+      return (stopping ??= drain());
     },
   };
 
-  /**
-   * Stops within SHUTDOWN_TIMEOUT_SECONDS: no new connections, in-flight requests (and
-   * their transactions) finish, WebSockets close with 1001 (going away), background loops
-   * finish their unit of work, then Redis and the database close. Past the bound whatever
-   * is left is cut off and this rejects (the process then exits anyway: an open
-   * transaction dies with its connection, and PostgreSQL releases its locks).
-   */
-  async function shutDown(): Promise<void> {
-    const deadline = performance.now() + config.shutdownTimeoutSeconds * 1000;
-    const left = () => Math.max(0, deadline - performance.now());
-    const cutOff: string[] = [];
+  /** Hands the server, its WebSockets and the cleanups to `shutDown`, once. */
+  function drain(): Promise<void> {
     const server = httpServer;
     httpServer = undefined;
-    if (server) {
-      // Connections the kernel has queued are taken first (an event loop turn): closing a
-      // listener resets them, and their clients have sent requests already.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
-      // The listener closes now, and connections without a request in progress with it;
-      // requests arriving on the others are answered with `Connection: close`, and each
-      // connection is closed once its response is out.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
-      const idle = setInterval(() => server.closeIdleConnections(), 50);
-      // An open upgraded socket would keep the HTTP server from closing.
-      const websockets = sockets?.close() ?? Promise.resolve();
-      sockets = undefined;
-      if (!(await within(left(), Promise.all([closed, websockets])))) {
-        cutOff.push('HTTP requests and WebSockets');
-        server.closeAllConnections();
-      }
-      clearInterval(idle);
-    }
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      const done = Promise.resolve()
-        .then(cleanup)
-        .catch((error: unknown) => logger.warn({ err: error }, 'error while stopping'));
-      if (!(await within(left(), done)) && !cutOff.includes('background work, Redis or the database')) {
-        cutOff.push('background work, Redis or the database');
-      }
-    }
-    if (cutOff.length > 0) {
-      throw new Error(`Shutdown took longer than SHUTDOWN_TIMEOUT_SECONDS (${config.shutdownTimeoutSeconds} s); cut off: ${cutOff.join('; ')}`);
-    }
+    return shutDown({
+      server,
+      closeWebSockets: () => {
+        const closing = sockets?.close() ?? Promise.resolve();
+        sockets = undefined;
+        return closing;
+      },
+      cleanups,
+      timeoutSeconds: config.shutdownTimeoutSeconds,
+      logger,
+    });
   }
-}
-
-/** Whether `work` settled within `ms` (it goes on either way). */
-async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([work.then(() => true, () => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface SharedState {
-  pubsub: PubSub;
-  cache: Cache;
-  store: VersionedStore;
-  /** The commands connection first, then the subscriber; empty when embedded. */
-  redisClients: Redis[];
-  /** Undefined when embedded. */
-  redisHealth: RedisHealth | undefined;
-  /** Closes the Redis connections, whether Redis answers or not. */
-  closeRedis(): Promise<void>;
-}
-
-/**
- * Pub/sub, cache and snapshot store: in memory, or on Redis. With Redis every failed call
- * falls back (cache and store read as misses, pub/sub delivers within the instance) and is
- * counted through `onRedisError` (`nightgraph_redis_errors_total{operation}`); losing and
- * regaining the connections is logged.
- */
-async function openSharedState(config: Config, logger: Logger, onRedisError?: (operation: RedisOperation) => void): Promise<SharedState> {
-  if (!config.redis) {
-    return {
-      pubsub: createMemoryPubSub(),
-      cache: createMemoryCache(),
-      store: createMemoryVersionedStore(),
-      redisClients: [],
-      redisHealth: undefined,
-      closeRedis: async () => {},
-    };
-  }
-  const [commands, subscriber] = await Promise.all([
-    connectRedis(config.redis, 'commands'),
-    connectRedis(config.redis, 'subscriber'),
-  ]);
-  const prefix = config.redis.keyPrefix;
-  const health = watchRedis({ commands, subscriber }, logger, onRedisError);
-  return {
-    pubsub: createRedisPubSub(commands, subscriber, prefix, health.failed),
-    cache: createRedisCache(commands, prefix, health.failed),
-    store: createRedisVersionedStore(commands, prefix, health.failed),
-    redisClients: [commands, subscriber],
-    redisHealth: health,
-    async closeRedis() {
-      health.close();
-      // QUIT needs a connection; without one, stop reconnecting.
-      await Promise.all([commands, subscriber].map((redis) => redis.quit().catch(() => redis.disconnect())));
-    },
-  };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(body));
 }

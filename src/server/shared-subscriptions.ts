@@ -50,8 +50,8 @@ interface Group {
 
 const MARKER = '"@@nightgraph-shared-payload@@"';
 
-/** A message to send: as it is, or in three parts of one message (head, shared bytes, tail). */
-export type OutgoingMessage = string | [head: string, shared: Buffer, tail: string];
+/** A message to send: as it is, or in two parts of one message (its head, then shared bytes that end it). */
+export type OutgoingMessage = string | [head: string, shared: Buffer];
 
 /**
  * Executes shared subscriptions once per event per (field, topic, document, variables)
@@ -77,13 +77,16 @@ export function createSharedSubscriptions(
     if (text === undefined) printed.set(document, (text = print(document)));
     return text;
   };
-  /** Each shared result's JSON, encoded once: every socket is sent these same bytes. */
+  /**
+   * Each shared result's JSON followed by the `}` that closes the message around it (the
+   * payload is a message's last key), encoded once: every socket is sent these same bytes.
+   */
   const serialized = new WeakMap<object, Buffer>();
   let pending: Buffer | undefined;
 
   function share(result: ExecutionResult): ExecutionResult {
     const formatted = formatResult(result);
-    serialized.set(formatted, Buffer.from(JSON.stringify(formatted)));
+    serialized.set(formatted, Buffer.from(`${JSON.stringify(formatted)}}`));
     return formatted;
   }
 
@@ -167,20 +170,22 @@ export function createSharedSubscriptions(
       return value;
     },
     /**
-     * Splits a message around the marker: the socket sends what comes before it, the
-     * shared JSON's bytes (the same buffer for every subscriber, encoded once per event)
-     * and what follows, as one message. graphql-ws stringifies a message and hands it to
-     * the socket's `send` in one synchronous step, and the adapter calls this first thing
-     * in `send`, so `pending` is this message's payload. The payload is the message's last
-     * key, so the last occurrence of the marker is the one to replace (a client could
-     * choose the marker as its operation id).
+     * Splits a message at the marker: the socket sends what comes before it, then the
+     * shared JSON with the message's closing brace (the same buffer for every subscriber,
+     * encoded once per event), as one message. graphql-ws stringifies a message and hands
+     * it to the socket's `send` in one synchronous step, and the adapter calls this first
+     * thing in `send`, so `pending` is this message's payload. The payload is the
+     * message's last key, so the marker is the one just before the final `}` (a client
+     * could choose the marker as its operation id).
      */
     substitute(data: string): OutgoingMessage {
       if (pending === undefined) return data;
-      const index = data.lastIndexOf(MARKER);
       const shared = pending;
       pending = undefined;
-      return index === -1 ? data : [data.slice(0, index), shared, data.slice(index + MARKER.length)];
+      if (data.endsWith(`${MARKER}}`)) return [data.slice(0, data.length - MARKER.length - 1), shared];
+      // Not a message of graphql-ws's usual shape: the JSON spliced in as text.
+      const index = data.lastIndexOf(MARKER);
+      return index === -1 ? data : data.slice(0, index) + shared.subarray(0, -1).toString() + data.slice(index + MARKER.length);
     },
   };
 }

@@ -105,14 +105,13 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
             if (socket.readyState !== socket.OPEN) return resolve();
             const sent = (error?: Error) => (error ? reject(error) : resolve());
             if (typeof message === 'string') return socket.send(message, sent);
-            // One text message in three frames (RFC 6455 fragmentation), written to the
+            // One text message in two frames (RFC 6455 fragmentation), written to the
             // connection in one go: the shared bytes are not copied or encoded per socket.
-            const [head, shared, tail] = message;
+            const [head, shared] = message;
             const transport = transports.get(socket);
             transport?.cork();
             socket.send(head, { fin: false });
-            socket.send(shared, { binary: false, fin: false });
-            socket.send(tail, { binary: false, fin: true }, sent);
+            socket.send(shared, { binary: false, fin: true }, sent);
             transport?.uncork();
           });
         },

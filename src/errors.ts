@@ -1,4 +1,5 @@
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { DatabaseUnavailableError } from './db/failures.js';
 
 /** The closed set of `extensions.code` values clients can rely on. */
 export const ErrorCode = {
@@ -63,12 +64,20 @@ function formatOrThrow(formatted: GraphQLFormattedError, error: unknown, exposeI
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
     return exposeInternals ? formatted : { ...formatted, extensions };
   }
-  // One of ours deeper down (Drizzle wraps what the database layer throws): its message
-  // and code, e.g. "The database is busy; try again" with reason DATABASE_BUSY.
-  const ours = findAppError(error);
-  if (ours && code === ErrorCode.INTERNAL_SERVER_ERROR) {
-    const { http: _http, ...extensions } = ours.extensions;
-    return { message: ours.message, ...(formatted.path ? { path: formatted.path } : {}), extensions };
+  // The database could not serve the request: UNAVAILABLE, which HTTP answers with 503
+  // and Retry-After. Thrown by a resolver it is the located error's own; deeper down
+  // (Drizzle wraps what the database layer throws as a failed query), its message replaces
+  // the wrapper's.
+  const found = code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR ? findOurs(error) : undefined;
+  if (found instanceof DatabaseUnavailableError) {
+    const extensions = { code: ErrorCode.UNAVAILABLE, reason: found.reason, retryAfter: found.retryAfterSeconds };
+    if (error === found || (error instanceof GraphQLError && error.originalError === found)) return { ...formatted, extensions };
+    return { message: found.message, ...(formatted.path ? { path: formatted.path } : {}), extensions };
+  }
+  // One of ours deeper down: its message and code.
+  if (found && code === ErrorCode.INTERNAL_SERVER_ERROR) {
+    const { http: _http, ...extensions } = found.extensions;
+    return { message: found.message, ...(formatted.path ? { path: formatted.path } : {}), extensions };
   }
   // The parser's token limit arrives as a parse error; a limit rule's error wrapped as a validation error.
   const original = error instanceof GraphQLError ? error.originalError : undefined;
@@ -133,10 +142,11 @@ interface PgErrorLike {
   constraint_name?: string;
 }
 
-function findAppError(error: unknown): AppError | undefined {
+/** The nearest AppError or DatabaseUnavailableError along the chain of `originalError`s and `cause`s. */
+function findOurs(error: unknown): AppError | DatabaseUnavailableError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
-    if (current instanceof AppError) return current;
+    if (current instanceof AppError || current instanceof DatabaseUnavailableError) return current;
     const next = current as { cause?: unknown; originalError?: unknown };
     current = next.originalError ?? next.cause;
   }
@@ -155,10 +165,15 @@ function findPgError(error: unknown): PgErrorLike | undefined {
   return undefined;
 }
 
-/** The errors that are not ours: clients see them masked, logs keep them. */
+/**
+ * The errors that are not ours: clients see them masked, logs keep them. The database
+ * failing a resolver's call is expected (the pool logs outages itself); one Drizzle
+ * wrapped as a failed query is logged, with its statement.
+ */
 export function unexpectedErrors(errors: readonly GraphQLError[] | undefined): GraphQLError[] {
   return (errors ?? []).filter((error) => {
     const code = error.extensions?.code;
+    if (error.originalError instanceof DatabaseUnavailableError) return false;
     return (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR) && (error.originalError !== undefined || error.path !== undefined);
   });
 }

@@ -75,4 +75,4 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
   };
 }
 
-export { DATABASE_BUSY, DATABASE_TIMEOUT, DATABASE_UNAVAILABLE } from './failures.js';
+export { DATABASE_BUSY, DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, DatabaseUnavailableError, type DatabaseUnavailableReason } from './failures.js';

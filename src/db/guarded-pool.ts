@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import { answeredWhenSettled, statementSent, timeStatement } from '../platform/sql-stats.js';
-import { databaseBusy, databaseTimeout, databaseUnavailable } from './failures.js';
+import { DatabaseUnavailableError, databaseBusy, databaseTimeout, databaseUnavailable } from './failures.js';
 
 /** Pool usage: connections running a statement or transaction, callers waiting for one, and the pool size. */
 export interface PoolStats {
@@ -315,7 +314,8 @@ export class GuardedPool {
   }
 
   private translate(error: unknown): unknown {
-    if (error instanceof AppError) return error;
+    // Already one of ours: the wait for a lease ran out, or the caller was given up on.
+    if (error instanceof DatabaseUnavailableError) return error;
     if (isConnectionFailure(error)) {
       this.suspect(true);
       return databaseUnavailable(error);

@@ -67,5 +67,8 @@ export function jitExecutor(schema: GraphQLSchema, compile: OperationCompiler): 
  */
 function withExtensions(error: GraphQLError): GraphQLError {
   if (error.extensions) return error;
-  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: {} });
+  const copy = new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: {} });
+  // graphql-jit locates its errors without nodes: keep the locations it gave.
+  if (error.locations?.length && !copy.locations) Object.assign(copy, { locations: error.locations });
+  return copy;
 }

@@ -1,174 +1,237 @@
 import { z } from 'zod';
 
+/** One environment variable: how its value is read, what unset means, and what it does. */
+interface Setting<S extends z.ZodType = z.ZodType> {
+  /** Parses the variable's value (`undefined` when it is unset). */
+  readonly schema: S;
+  /** What unset means, as the configuration table in docs/operations.md shows it. */
+  readonly default: string;
+  /** What the variable does, as the configuration table in docs/operations.md shows it. */
+  readonly meaning: string;
+}
+
+/** A variable read as `value` when unset; the default goes through the same parsing as a value that is set. */
+function setting<S extends z.ZodType>(schema: S, value: z.input<S> & (string | number), meaning: string): Setting<z.ZodPrefault<S>> {
+  return { schema: schema.prefault(value), default: `\`${value}\``, meaning };
+}
+
+/** A variable that may stay unset; `unset` says what the program does then. */
+function optional<S extends z.ZodType>(schema: S, unset: string, meaning: string): Setting<z.ZodOptional<S>> {
+  return { schema: schema.optional(), default: unset, meaning };
+}
+
 const flag = z
   .enum(['true', 'false', '1', '0', 'on', 'off'])
   .transform((v) => v === 'true' || v === '1' || v === 'on');
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+const positive = z.coerce.number().positive();
+const nonEmpty = z.string().min(1);
+const inProduction = '`true`, `false` in production';
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  HOST: z.string().default('0.0.0.0'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  PUBLIC_URL: z.url().optional(),
-  DATABASE_URL: z.string().min(1).optional(),
-  REDIS_URL: z.string().min(1).optional(),
-  DATA_DIR: z.string().default('./.data'),
-  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
-  DB_POOL_MAX: z.coerce.number().int().positive().default(10),
-  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  DB_CONNECT_TIMEOUT_S: z.coerce.number().int().positive().default(5),
-  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
-  REDIS_KEY_PREFIX: z.string().default('nightgraph:'),
-  /** Unset: on, but off in production (demo data is never loaded there unless asked for). */
-  SEED_DEMO_DATA: flag.optional(),
-  /** Production with PostgreSQL but no Redis runs only when this says it is the only instance. */
-  SINGLE_INSTANCE: flag.default(false),
-  HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(600),
-  HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
-  NIGHT_REPORT_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
-  RESPONSE_CACHE: flag.default(true),
-  VOTE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
-  VOTE_RESULTS_CACHE: flag.default(true),
-  NIGHT_REPORT_CACHE: flag.default(true),
-  ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
-  SQL_STATS_IN_EXTENSIONS: flag.optional(),
-  LOADER_BATCHING: flag.default(true),
-  WISHLIST_SYNC_ENABLED: flag.default(true),
-  WISHLIST_SYNC_INTERVAL_SECONDS: z.coerce.number().positive().default(300),
-  WISHLIST_SYNC_POLL_SECONDS: z.coerce.number().positive().default(5),
-  WISHLIST_SYNC_CONCURRENCY: z.coerce.number().int().positive().default(4),
-  WISHLIST_SYNC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  WISHLIST_SYNC_RETRIES: z.coerce.number().int().min(0).default(2),
-  WISHLIST_SYNC_LEASE_SECONDS: z.coerce.number().positive().default(60),
-  OUTBOX_WORKERS: z.coerce.number().int().min(0).default(2),
-  OUTBOX_BATCH_SIZE: z.coerce.number().int().positive().default(100),
-  OUTBOX_CONCURRENCY: z.coerce.number().int().positive().default(32),
-  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(10),
-  OUTBOX_RETRY_BASE_MS: z.coerce.number().int().positive().default(1_000),
-  OUTBOX_RETRY_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
-  OUTBOX_LEASE_SECONDS: z.coerce.number().positive().default(60),
-  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1_000),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-  GRAPHQL_INTROSPECTION: flag.optional(),
-  QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(10),
-  QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
-  QUERY_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(10),
-  QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(2_000),
-  QUERY_MAX_COST: z.coerce.number().int().positive().default(10_000),
-  REQUEST_MAX_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
-  RATE_LIMIT_ENABLED: flag.default(true),
-  RATE_LIMIT_QUERIES_PER_MINUTE: z.coerce.number().int().positive().default(600),
-  RATE_LIMIT_MUTATIONS_PER_MINUTE: z.coerce.number().int().positive().default(120),
-  PERSISTED_QUERIES: flag.default(true),
-  DB_POOL_WAIT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
-  SLOW_STATEMENT_MS: z.coerce.number().int().positive().default(200),
-  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+/**
+ * Every environment variable the server reads, each declared once. The environment
+ * schema is derived from this table, and test/config.test.ts holds the configuration
+ * table in docs/operations.md to it (same variables, defaults and meanings).
+ */
+export const settings = {
+  PORT: setting(z.coerce.number().int().min(0).max(65535), 4000, 'HTTP and WebSocket port'),
+  HOST: setting(z.string(), '0.0.0.0', 'interface to listen on'),
+  PUBLIC_URL: optional(z.url(), '`http://localhost:<port>`', 'base URL printed at start'),
+  NODE_ENV: setting(
+    z.enum(['development', 'test', 'production']),
+    'development',
+    '`production` hides Sandbox, introspection, demo tokens and SQL stats in responses, and requires `JWT_SECRET`',
+  ),
+  DATABASE_URL: optional(nonEmpty, '—', 'PostgreSQL URL; unset means embedded PGlite under `DATA_DIR`'),
+  DB_POOL_MAX: setting(positiveInt, 10, 'postgres.js pool size'),
+  DB_STATEMENT_TIMEOUT_MS: setting(positiveInt, 5000, '`statement_timeout` of every connection'),
+  DB_CONNECT_TIMEOUT_S: setting(positiveInt, 5, 'give up connecting after this long'),
+  DB_POOL_WAIT_TIMEOUT_MS: setting(positiveInt, 2_000, 'a statement waiting this long for a pooled connection fails with a clear error'),
+  SLOW_STATEMENT_MS: setting(positiveInt, 200, 'statements slower than this are logged with their duration'),
+  REDIS_URL: optional(nonEmpty, '—', 'Redis URL for pub/sub and the shared cache; unset means in-process'),
+  REDIS_COMMAND_TIMEOUT_MS: setting(positiveInt, 500, 'a Redis command that takes longer fails (the cache then reads PostgreSQL)'),
+  REDIS_KEY_PREFIX: setting(z.string(), 'nightgraph:', 'prefix of every Redis key and channel'),
+  DATA_DIR: setting(z.string(), './.data', 'embedded database and generated secret'),
+  JWT_SECRET: optional(
+    z.string().min(32, 'JWT_SECRET must be at least 32 characters'),
+    'generated into `DATA_DIR/jwt-secret` (with a warning)',
+    'HS256 key for bearer tokens, 32+ characters',
+  ),
+  SEED_DEMO_DATA: optional(
+    flag,
+    inProduction,
+    'load demo data into an empty database on start (through the services, once however many instances start together)',
+  ),
+  SINGLE_INSTANCE: setting(
+    flag,
+    'false',
+    "in production, `DATABASE_URL` without `REDIS_URL` is refused at start (several instances would not see each other's changes) unless this says it is the only one",
+  ),
+  HOLD_TTL_SECONDS: setting(positiveInt, 600, 'how long a hold keeps a table'),
+  HOLD_SWEEP_INTERVAL_SECONDS: setting(positive, 5, 'how often every instance releases expired holds'),
+  NIGHT_REPORT_INTERVAL_SECONDS: setting(
+    positive,
+    60,
+    'how often every instance looks for nights that are over to write their final report (each is claimed and written once)',
+  ),
+  RESPONSE_CACHE: setting(flag, 'true', 'serve repeated availability reads from bytes cached per snapshot version'),
+  VOTE_PUSH_INTERVAL_MS: setting(nonNegativeInt, 250, 'at most one live vote-results push per session per this many ms'),
+  VOTE_RESULTS_CACHE: setting(flag, 'true', 'serve vote results from the shared cache (`false` only to measure without it)'),
+  NIGHT_REPORT_CACHE: setting(flag, 'true', 'serve live night reports from the shared cache (`false` only to measure without it)'),
+  ALLOWED_ORIGINS: optional(
+    z.string().transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+    '—',
+    "comma-separated browser origins, besides the server's own, allowed to open a WebSocket",
+  ),
+  SQL_STATS_IN_EXTENSIONS: optional(flag, inProduction, "return each response's SQL statement count and time in `extensions.sql`"),
+  LOADER_BATCHING: setting(flag, 'true', '`false` loads per parent instead of per batch: only for the benchmark comparison'),
+  LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino level (`silent` to mute)'),
+  WISHLIST_SYNC_ENABLED: setting(flag, 'true', '`false`: this instance never syncs on its own (`syncStreamer` still works)'),
+  WISHLIST_SYNC_INTERVAL_SECONDS: setting(positive, 300, 'a streamer is due again this long after its last sync'),
+  WISHLIST_SYNC_POLL_SECONDS: setting(positive, 5, 'how often each instance claims due streamers'),
+  WISHLIST_SYNC_CONCURRENCY: setting(positiveInt, 4, 'syncs in flight per instance'),
+  WISHLIST_SYNC_TIMEOUT_MS: setting(positiveInt, 10_000, 'bound on one request to a wishlist source'),
+  WISHLIST_SYNC_RETRIES: setting(nonNegativeInt, 2, 'further tries after a network error, timeout, 429 or 5xx'),
+  WISHLIST_SYNC_LEASE_SECONDS: setting(
+    positive,
+    60,
+    "how long a claim lasts; after it, another instance may sync the streamer and the holder's writes are refused",
+  ),
+  OUTBOX_WORKERS: setting(nonNegativeInt, 2, 'delivery loops per instance (`0`: this instance delivers nothing)'),
+  OUTBOX_BATCH_SIZE: setting(positiveInt, 100, 'rows one loop claims at a time'),
+  OUTBOX_CONCURRENCY: setting(positiveInt, 32, 'deliveries in flight per loop'),
+  OUTBOX_MAX_ATTEMPTS: setting(positiveInt, 10, 'attempts before a row goes to dead-letter'),
+  OUTBOX_RETRY_BASE_MS: setting(positiveInt, 1_000, 'backoff after the first failure, doubling per attempt (half to all of it, at random)'),
+  OUTBOX_RETRY_MAX_MS: setting(positiveInt, 3_600_000, 'the most that backoff grows to'),
+  OUTBOX_LEASE_SECONDS: setting(positive, 60, "how long a claimed row is held; a crashed worker's rows are delivered by another after it"),
+  OUTBOX_POLL_MS: setting(
+    positiveInt,
+    1_000,
+    "how often an idle loop looks for due rows (commits that write rows also wake every instance's loops)",
+  ),
+  WEBHOOK_TIMEOUT_MS: setting(positiveInt, 5_000, 'bound on one webhook POST'),
+  GRAPHQL_INTROSPECTION: optional(flag, inProduction, 'schema introspection, on HTTP and WebSocket alike'),
+  QUERY_MAX_DEPTH: setting(positiveInt, 10, 'deepest selection allowed'),
+  QUERY_MAX_ALIASES: setting(nonNegativeInt, 15, 'aliases per document'),
+  QUERY_MAX_DIRECTIVES: setting(nonNegativeInt, 10, 'directives per document'),
+  QUERY_MAX_TOKENS: setting(positiveInt, 2_000, 'the parser stops past this many tokens'),
+  QUERY_MAX_COST: setting(
+    positiveInt,
+    10_000,
+    'each field costs 1, times the `first` (at most 100, 20 when left out) of every page above it',
+  ),
+  REQUEST_MAX_BYTES: setting(positiveInt, 1024 * 1024, 'larger request bodies get 413'),
+  RATE_LIMIT_ENABLED: setting(flag, 'true', 'per-minute budgets per user (per address when anonymous), in Redis when configured'),
+  RATE_LIMIT_QUERIES_PER_MINUTE: setting(positiveInt, 600, 'queries and subscriptions (cached answers included)'),
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: setting(positiveInt, 120, 'mutations'),
+  PERSISTED_QUERIES: setting(
+    flag,
+    'true',
+    "automatic persisted queries (Apollo's protocol); the hashes live in Redis when configured",
+  ),
+  SHUTDOWN_TIMEOUT_SECONDS: setting(positive, 10, 'after SIGTERM, the most the drain may take before the process exits anyway'),
+} satisfies Record<string, Setting>;
+
+type Settings = typeof settings;
+
+const envSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([name, s]) => [name, s.schema])) as {
+    [K in keyof Settings]: Settings[K]['schema'];
+  },
+);
 
 export type Env = z.input<typeof envSchema>;
 
-export interface Config {
-  env: 'development' | 'test' | 'production';
-  host: string;
-  port: number;
-  /** Base URL printed at start-up; defaults to http://localhost:<port>. */
-  publicUrl: string | undefined;
-  database:
-    | {
-        kind: 'postgres';
-        url: string;
-        poolMax: number;
-        statementTimeoutMs: number;
-        connectTimeoutS: number;
-        /** How long a statement may wait for a pooled connection before it fails with a clear error. */
-        poolWaitTimeoutMs?: number;
-      }
-    | { kind: 'pglite'; dataDir: string | undefined };
-  redis: { url: string; commandTimeoutMs: number; keyPrefix: string } | undefined;
-  dataDir: string;
-  /** Undefined in embedded mode until `resolveJwtSecret` reads or creates one under dataDir. */
-  jwtSecret: string | undefined;
-  seedDemoData: boolean;
-  bookings: {
-    /** How long a hold keeps a table. */
-    holdTtlSeconds: number;
-    /** How often every instance looks for expired holds to release. */
-    sweepIntervalSeconds: number;
-  };
-  /** How often every instance looks for nights that are over to write their final report. */
-  nightReportIntervalSeconds: number;
-  /** At most one vote-results push per session per this many milliseconds. */
-  votePushIntervalMs: number;
-  /** Serve vote results from the shared cache (off: every read runs the GROUP BY; for benchmarks). */
-  voteResultsCache: boolean;
-  /** Live night reports cached per night in the shared cache (false only to measure without it). */
-  nightReportCache: boolean;
-  /** Serve repeated availability reads from bytes cached per snapshot version. */
-  responseCache: boolean;
-  /** Browser origins, besides the server's own, allowed to open a WebSocket. */
-  allowedOrigins: string[];
-  /** Return SQL statement counts and time in each response's `extensions`. */
-  sqlStatsInExtensions: boolean;
-  /** Off only to measure the naive per-parent loading the benchmarks compare against. */
-  loaderBatching: boolean;
-  logLevel: string;
-  wishlistSync: {
-    /** Off: this instance never syncs on its own (`syncStreamer` still works). */
-    enabled: boolean;
-    /** How long after a sync a streamer is due again. */
-    intervalSeconds: number;
-    /** How often each instance looks for due streamers. */
-    pollSeconds: number;
-    /** Streamers one instance syncs at once. */
-    concurrency: number;
-    /** Bound on one request to a wishlist source. */
-    timeoutMs: number;
-    /** Further tries after a failed request, with backoff. */
-    retries: number;
-    /** How long a claim lasts; a crashed instance's streamers are free again after it. */
-    leaseSeconds: number;
-  };
-  /** Bounds checked before any resolver runs, on HTTP and WebSocket alike (QUERY_TOO_COMPLEX). */
-  limits: {
-    depth: number;
-    aliases: number;
-    directives: number;
-    tokens: number;
-    /** Each field costs 1, times the `first` of every list above it (capped at 100). */
-    cost: number;
-  };
-  /** Schema introspection; off in production unless GRAPHQL_INTROSPECTION=true. */
-  introspection: boolean;
-  /** Largest request body accepted (413 above). */
-  maxBodyBytes: number;
-  rateLimit: { enabled: boolean; queriesPerMinute: number; mutationsPerMinute: number };
-  /** Automatic persisted queries (Apollo's protocol), cached in Redis when configured. */
-  persistedQueries: boolean;
-  /** Statements slower than this are logged with their duration. */
-  slowStatementMs: number;
-  /** After SIGTERM: how long in-flight work may take before the process exits anyway. */
-  shutdownTimeoutSeconds: number;
-  outbox: {
-    /** Delivery loops per instance (0: this instance delivers nothing). */
-    workers: number;
-    /** Rows one loop claims at a time. */
-    batchSize: number;
-    /** Deliveries one loop has in flight at once. */
-    concurrency: number;
-    /** Attempts before a row goes to dead-letter. */
-    maxAttempts: number;
-    retryBaseMs: number;
-    retryMaxMs: number;
-    /** How long a claim lasts; a crashed worker's rows are delivered by another after it. */
-    leaseSeconds: number;
-    /** How often an idle loop looks for due rows (producers also wake it). */
-    pollMs: number;
-    webhookTimeoutMs: number;
+/** The parsed environment, one property per setting. */
+type ParsedEnv = z.output<typeof envSchema>;
+
+/** Fields that other callers (benchmarks, tests) may leave out when they open a database themselves. */
+const mayBeLeftOut = <T extends object>(fields: T): Partial<T> => fields;
+
+/** The nested configuration the program takes, from the parsed environment. */
+function toConfig(e: ParsedEnv) {
+  const production = e.NODE_ENV === 'production';
+  const postgres = (url: string) => ({
+    kind: 'postgres' as const,
+    url,
+    poolMax: e.DB_POOL_MAX,
+    statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    connectTimeoutS: e.DB_CONNECT_TIMEOUT_S,
+    ...mayBeLeftOut({ poolWaitTimeoutMs: e.DB_POOL_WAIT_TIMEOUT_MS }),
+  });
+  /** Without a data directory PGlite keeps the database in memory. */
+  const pglite = (dataDir: string | undefined) => ({ kind: 'pglite' as const, dataDir });
+  const database: ReturnType<typeof postgres> | ReturnType<typeof pglite> = e.DATABASE_URL
+    ? postgres(e.DATABASE_URL)
+    : pglite(`${e.DATA_DIR}/pglite`);
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    /** Base URL printed at start-up; defaults to http://localhost:<port>. */
+    publicUrl: e.PUBLIC_URL,
+    database,
+    redis: e.REDIS_URL
+      ? { url: e.REDIS_URL, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, keyPrefix: e.REDIS_KEY_PREFIX }
+      : undefined,
+    dataDir: e.DATA_DIR,
+    /** Undefined in embedded mode until `resolveJwtSecret` reads or creates one under dataDir. */
+    jwtSecret: e.JWT_SECRET,
+    seedDemoData: e.SEED_DEMO_DATA ?? !production,
+    bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
+    nightReportIntervalSeconds: e.NIGHT_REPORT_INTERVAL_SECONDS,
+    votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
+    voteResultsCache: e.VOTE_RESULTS_CACHE,
+    nightReportCache: e.NIGHT_REPORT_CACHE,
+    responseCache: e.RESPONSE_CACHE,
+    allowedOrigins: e.ALLOWED_ORIGINS ?? [],
+    sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? !production,
+    loaderBatching: e.LOADER_BATCHING,
+    logLevel: e.LOG_LEVEL as string,
+    wishlistSync: {
+      enabled: e.WISHLIST_SYNC_ENABLED,
+      intervalSeconds: e.WISHLIST_SYNC_INTERVAL_SECONDS,
+      pollSeconds: e.WISHLIST_SYNC_POLL_SECONDS,
+      concurrency: e.WISHLIST_SYNC_CONCURRENCY,
+      timeoutMs: e.WISHLIST_SYNC_TIMEOUT_MS,
+      retries: e.WISHLIST_SYNC_RETRIES,
+      leaseSeconds: e.WISHLIST_SYNC_LEASE_SECONDS,
+    },
+    /** Bounds checked before any resolver runs, on HTTP and WebSocket alike (QUERY_TOO_COMPLEX). */
+    limits: {
+      depth: e.QUERY_MAX_DEPTH,
+      aliases: e.QUERY_MAX_ALIASES,
+      directives: e.QUERY_MAX_DIRECTIVES,
+      tokens: e.QUERY_MAX_TOKENS,
+      cost: e.QUERY_MAX_COST,
+    },
+    introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+    maxBodyBytes: e.REQUEST_MAX_BYTES,
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      queriesPerMinute: e.RATE_LIMIT_QUERIES_PER_MINUTE,
+      mutationsPerMinute: e.RATE_LIMIT_MUTATIONS_PER_MINUTE,
+    },
+    persistedQueries: e.PERSISTED_QUERIES,
+    slowStatementMs: e.SLOW_STATEMENT_MS,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    outbox: {
+      workers: e.OUTBOX_WORKERS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      concurrency: e.OUTBOX_CONCURRENCY,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+      leaseSeconds: e.OUTBOX_LEASE_SECONDS,
+      pollMs: e.OUTBOX_POLL_MS,
+      webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }
+
+/** The settings as the program takes them; what each means is in `settings`, under the variable it comes from. */
+export interface Config extends ReturnType<typeof toConfig> {}
 
 /**
  * Parses the environment once. Nothing else in the program reads `process.env`;
@@ -190,73 +253,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
   }
-  return {
-    env: e.NODE_ENV,
-    host: e.HOST,
-    port: e.PORT,
-    publicUrl: e.PUBLIC_URL,
-    database: e.DATABASE_URL
-      ? {
-          kind: 'postgres',
-          url: e.DATABASE_URL,
-          poolMax: e.DB_POOL_MAX,
-          statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
-          connectTimeoutS: e.DB_CONNECT_TIMEOUT_S,
-          poolWaitTimeoutMs: e.DB_POOL_WAIT_TIMEOUT_MS,
-        }
-      : { kind: 'pglite', dataDir: `${e.DATA_DIR}/pglite` },
-    redis: e.REDIS_URL
-      ? { url: e.REDIS_URL, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, keyPrefix: e.REDIS_KEY_PREFIX }
-      : undefined,
-    dataDir: e.DATA_DIR,
-    jwtSecret: e.JWT_SECRET,
-    seedDemoData: e.SEED_DEMO_DATA ?? e.NODE_ENV !== 'production',
-    bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
-    nightReportIntervalSeconds: e.NIGHT_REPORT_INTERVAL_SECONDS,
-    responseCache: e.RESPONSE_CACHE,
-    votePushIntervalMs: e.VOTE_PUSH_INTERVAL_MS,
-    voteResultsCache: e.VOTE_RESULTS_CACHE,
-    nightReportCache: e.NIGHT_REPORT_CACHE,
-    allowedOrigins: e.ALLOWED_ORIGINS,
-    sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? e.NODE_ENV !== 'production',
-    loaderBatching: e.LOADER_BATCHING,
-    logLevel: e.LOG_LEVEL,
-    limits: {
-      depth: e.QUERY_MAX_DEPTH,
-      aliases: e.QUERY_MAX_ALIASES,
-      directives: e.QUERY_MAX_DIRECTIVES,
-      tokens: e.QUERY_MAX_TOKENS,
-      cost: e.QUERY_MAX_COST,
-    },
-    introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
-    maxBodyBytes: e.REQUEST_MAX_BYTES,
-    rateLimit: {
-      enabled: e.RATE_LIMIT_ENABLED,
-      queriesPerMinute: e.RATE_LIMIT_QUERIES_PER_MINUTE,
-      mutationsPerMinute: e.RATE_LIMIT_MUTATIONS_PER_MINUTE,
-    },
-    persistedQueries: e.PERSISTED_QUERIES,
-    slowStatementMs: e.SLOW_STATEMENT_MS,
-    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
-    wishlistSync: {
-      enabled: e.WISHLIST_SYNC_ENABLED,
-      intervalSeconds: e.WISHLIST_SYNC_INTERVAL_SECONDS,
-      pollSeconds: e.WISHLIST_SYNC_POLL_SECONDS,
-      concurrency: e.WISHLIST_SYNC_CONCURRENCY,
-      timeoutMs: e.WISHLIST_SYNC_TIMEOUT_MS,
-      retries: e.WISHLIST_SYNC_RETRIES,
-      leaseSeconds: e.WISHLIST_SYNC_LEASE_SECONDS,
-    },
-    outbox: {
-      workers: e.OUTBOX_WORKERS,
-      batchSize: e.OUTBOX_BATCH_SIZE,
-      concurrency: e.OUTBOX_CONCURRENCY,
-      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
-      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
-      leaseSeconds: e.OUTBOX_LEASE_SECONDS,
-      pollMs: e.OUTBOX_POLL_MS,
-      webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
-    },
-  };
+  return toConfig(e);
 }

@@ -1,5 +1,23 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, settings } from '../src/config.js';
+
+/** The rows of the configuration table in docs/operations.md: variable, default, meaning. */
+function documentedSettings(): { variable: string; default: string; meaning: string }[] {
+  const operations = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+  const section = operations.split(/^## Configuration$/m)[1]?.split(/^#{1,3} /m)[0];
+  if (section === undefined) throw new Error('docs/operations.md has no "## Configuration" section');
+  const table = section.split('\n').filter((line) => line.startsWith('|'));
+  expect(table.slice(0, 2), 'the table header').toEqual(['| variable | default | meaning |', '| --- | --- | --- |']);
+  return table.slice(2).map((row) => {
+    const cells = row.slice(1, -1).split('|').map((cell) => cell.trim());
+    const variable = /^`([A-Z][A-Z0-9_]*)`$/.exec(cells[0] ?? '')?.[1];
+    if (cells.length !== 3 || !row.endsWith('|') || variable === undefined) {
+      throw new Error(`docs/operations.md: not a row of one \`VARIABLE\`, its default and its meaning: ${row}`);
+    }
+    return { variable, default: cells[1]!, meaning: cells[2]! };
+  });
+}
 
 describe('configuration', () => {
   it('runs embedded with no environment at all', () => {
@@ -43,5 +61,16 @@ describe('configuration', () => {
 
   it('names every invalid variable', () => {
     expect(() => loadConfig({ PORT: 'eighty', JWT_SECRET: 'short' })).toThrow(/PORT.*JWT_SECRET|JWT_SECRET.*PORT/);
+  });
+
+  it('is documented in docs/operations.md as declared: every variable, its default and meaning, and no other', () => {
+    const rows = documentedSettings();
+    const variables = rows.map((r) => r.variable);
+    expect(variables.filter((v, i) => variables.indexOf(v) !== i), 'variables with more than one row').toEqual([]);
+    const documented = Object.fromEntries(rows.map((r) => [r.variable, { default: r.default, meaning: r.meaning }]));
+    const declared = Object.fromEntries(
+      Object.entries(settings).map(([variable, s]) => [variable, { default: s.default, meaning: s.meaning }]),
+    );
+    expect(documented).toEqual(declared);
   });
 });

@@ -130,13 +130,6 @@ export interface Scenario {
   prepare(ctx: ScenarioContext): Promise<PreparedScenario>;
 }
 
-export function graphqlRequest(query: string, variables: Record<string, unknown>, token: string): BenchRequest {
-  return {
-    body: JSON.stringify({ query, variables }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-  };
-}
-
 /** Cycles through `items`, one per call. */
 export function rotate<T>(items: readonly T[]): () => T {
   if (items.length === 0) throw new Error('nothing to rotate through');
@@ -145,4 +138,13 @@ export function rotate<T>(items: readonly T[]): () => T {
     index = (index + 1) % items.length;
     return items[index]!;
   };
+}
+
+/** `items` in a random order, shuffled in place. */
+export function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }

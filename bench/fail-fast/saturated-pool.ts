@@ -3,6 +3,7 @@ import type { Database } from '../../src/db/client.js';
 import type { RunContext } from '../scenario.js';
 import { get, mismatch, readNight, timeUntil, type Answer } from './answers.js';
 import type { Figures } from './figures.js';
+import { MEASURED_REQUESTS_ONLY } from './server-env.js';
 
 const POOL_MAX = 2;
 export const POOL_WAIT_TIMEOUT_MS = 300;
@@ -12,13 +13,7 @@ const SERVER_ENV = {
   DB_POOL_WAIT_TIMEOUT_MS: String(POOL_WAIT_TIMEOUT_MS),
   // Far above the time the reads are held: they must end when the lock goes, not time out.
   DB_STATEMENT_TIMEOUT_MS: '20000',
-  // Background work would take a lease of its own (the hold sweep reads nights, so it would
-  // block as well) and leave the measured request fewer or more to wait for.
-  OUTBOX_WORKERS: '0',
-  WISHLIST_SYNC_ENABLED: 'false',
-  HOLD_SWEEP_INTERVAL_SECONDS: '3600',
-  // Each refused request is logged as an error: here they are the point, not news.
-  LOG_LEVEL: 'fatal',
+  ...MEASURED_REQUESTS_ONLY,
 };
 /** Bounds that only guard against a hang, far above any honest answer. */
 const BOUND_MS = 10_000;

@@ -2,18 +2,14 @@ import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import type { RunContext } from '../scenario.js';
 import { get, mismatch, readNight, timeUntil } from './answers.js';
 import type { Figures } from './figures.js';
+import { MEASURED_REQUESTS_ONLY } from './server-env.js';
 
 /** Far above what a fast failure takes: one that waited for the statement timeout shows. */
 export const STATEMENT_TIMEOUT_MS = 20_000;
 const SERVER_ENV = {
   DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
   DB_CONNECT_TIMEOUT_S: '2',
-  // Nothing but the measured requests on the pool (see saturated-pool.ts).
-  OUTBOX_WORKERS: '0',
-  WISHLIST_SYNC_ENABLED: 'false',
-  HOLD_SWEEP_INTERVAL_SECONDS: '3600',
-  // Each refused request is logged as an error: here they are the point, not news.
-  LOG_LEVEL: 'fatal',
+  ...MEASURED_REQUESTS_ONLY,
 };
 /** Requests per repetition once the server knows PostgreSQL is down. */
 const KNOWN_DOWN_READS = 3;

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { guestTokens } from '../fixtures.js';
+import { post } from '../http.js';
 import { percentile } from '../load.js';
+import { pace } from '../pace.js';
 import { ms, round } from '../report.js';
 import { allOf, type Scenario, type SideLoad } from '../scenario.js';
 import { cacheOn, cacheSplit, prepareNights, versionWatch, type FreeTable } from './availability.js';
@@ -12,7 +15,7 @@ export const availabilityStorm: Scenario = {
   variants: [cacheOn],
   async prepare(ctx) {
     const { polling, free, guestSubjects } = await prepareNights(ctx, 'storm');
-    const tokens = await Promise.all(guestSubjects.map((subject) => ctx.sign({ subject, roles: ['guest'], clubIds: [] })));
+    const tokens = await guestTokens(ctx.sign, guestSubjects);
     return {
       ...polling,
       observe: () => allOf(versionWatch(), cacheSplit()),
@@ -28,8 +31,6 @@ const HOLD_MS = 1_000;
 /** More than this many mutations waiting for an answer: the server is not keeping up, skip. */
 const MAX_IN_FLIGHT = 100;
 const TICK_MS = 5;
-/** The writer's stop waits for answers at most this long. */
-const MUTATION_TIMEOUT_MS = 10_000;
 
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }`;
 const CANCEL = `mutation($id: ID!) { cancelBooking(id: $id) { id status } }`;
@@ -43,28 +44,24 @@ interface Held {
 /** Holds random free tables as random guests and cancels each hold a second later, at RATE in all. */
 function startWriter(url: string, tokens: string[], free: FreeTable[], signal: AbortSignal): SideLoad {
   const run = randomBytes(4).toString('hex');
-  const scheduled = performance.now();
-  let started = scheduled;
+  let started = performance.now();
   const held: Held[] = [];
-  const inFlight = new Set<Promise<void>>();
   const latenciesMs: number[] = [];
   const errors = new Map<string, number>();
-  let issued = 0;
   let holds = 0;
   let cancels = 0;
-  let skipped = 0;
 
   const mutate = async (token: string, query: string, variables: Record<string, unknown>) => {
     const sent = performance.now();
-    const answer = await post(url, token, JSON.stringify({ query, variables }));
+    const answer = await post(url, token, query, variables);
     latenciesMs.push(performance.now() - sent);
     if (answer.code) errors.set(answer.code, (errors.get(answer.code) ?? 0) + 1);
     return answer.data;
   };
-  const hold = async () => {
+  const hold = async (n: number) => {
     const { nightId, tableId } = free[Math.floor(Math.random() * free.length)]!;
     const token = tokens[Math.floor(Math.random() * tokens.length)]!;
-    const input = { nightId, tableId, partySize: 2, idempotencyKey: `${run}-${issued}` };
+    const input = { nightId, tableId, partySize: 2, idempotencyKey: `${run}-${n}` };
     const data = (await mutate(token, HOLD, { input })) as { holdTable?: { id: string } } | undefined;
     if (!data?.holdTable) return;
     holds += 1;
@@ -75,31 +72,22 @@ function startWriter(url: string, tokens: string[], free: FreeTable[], signal: A
     if (data?.cancelBooking?.status === 'CANCELLED') cancels += 1;
   };
 
-  const timer = setInterval(() => {
-    if (signal.aborted) return;
-    const due = Math.floor(((performance.now() - scheduled) / 1000) * RATE);
-    for (; issued < due; issued += 1) {
-      if (inFlight.size >= MAX_IN_FLIGHT) {
-        skipped += 1;
-        continue;
-      }
-      const oldest = held[0];
-      const op = oldest && performance.now() - oldest.at >= HOLD_MS ? cancel(held.shift()!) : hold();
-      inFlight.add(op);
-      void op.finally(() => inFlight.delete(op));
-    }
-  }, TICK_MS);
+  const writes = pace({ rate: RATE, maxInFlight: MAX_IN_FLIGHT, tickMs: TICK_MS, signal }, (n) => {
+    const oldest = held[0];
+    return oldest && performance.now() - oldest.at >= HOLD_MS ? cancel(held.shift()!) : hold(n);
+  });
 
   return {
     measuring() {
       started = performance.now();
       latenciesMs.length = 0;
       errors.clear();
-      holds = cancels = skipped = 0;
+      holds = cancels = 0;
+      writes.resetSkipped();
     },
     async stop() {
-      clearInterval(timer);
-      await Promise.allSettled([...inFlight]);
+      await writes.stop();
+      const skipped = writes.skipped();
       const seconds = (performance.now() - started) / 1000;
       const sorted = Float64Array.from(latenciesMs).sort();
       const p50Ms = percentile(sorted, 50);
@@ -130,24 +118,4 @@ function startWriter(url: string, tokens: string[], free: FreeTable[], signal: A
       };
     },
   };
-}
-
-/** One mutation: its `data`, or the code of its first error (HTTP status, TRANSPORT, TIMEOUT). */
-export async function post(url: string, token: string, body: string): Promise<{ data?: unknown; code?: string }> {
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body,
-      // A signal per request: undici leaves a listener on a shared one for every fetch.
-      signal: AbortSignal.timeout(MUTATION_TIMEOUT_MS),
-    });
-    const answer = (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
-    const first = answer.errors?.[0];
-    if (first) return { code: first.extensions?.code ?? 'UNKNOWN' };
-    if (!response.ok) return { code: `HTTP ${response.status}` };
-    return { data: answer.data };
-  } catch (error) {
-    return { code: error instanceof DOMException && error.name === 'TimeoutError' ? 'TIMEOUT' : 'TRANSPORT' };
-  }
 }

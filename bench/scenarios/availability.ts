@@ -1,6 +1,8 @@
-import { like, sql, type SQL } from 'drizzle-orm';
+import { like, sql } from 'drizzle-orm';
 import { bookings, clubs, nights, tableSessions, tables, users } from '../../src/db/schema.js';
 import { insertSelect } from '../database.js';
+import { derivedIds, insertClubs, insertNights, insertTables, insertUser } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
 import { percentile } from '../load.js';
 import { ms, round } from '../report.js';
 import type { BenchRequest, Observer, PreparedLoad, Scenario, ScenarioContext, ServerVariant } from '../scenario.js';
@@ -52,50 +54,20 @@ export async function prepareNights({ db, scale, tag }: ScenarioContext, prefix:
   const now = new Date().toISOString();
   const nightsPerClub = Math.max(1, Math.round(NIGHTS_PER_CLUB * scale));
   const key = `${tag}-${prefix}`;
-  const guestId = (n: SQL) => sql`md5(${key} || '-guest-' || ${n})::uuid`;
+  const id = derivedIds(key);
 
-  const [host] = await db.insert(users).values({ subject: `${key}-host`, displayName: 'Bench host' }).returning();
+  const host = await insertUser(db, `${key}-host`, 'Bench host');
   await insertSelect(
     db,
     users,
-    { id: guestId(sql`g`), subject: sql`${key} || '-guest-' || g`, displayName: sql`'Bench guest ' || g` },
+    { id: id('guest', 'g'), subject: sql`${key} || '-guest-' || g`, displayName: sql`'Bench guest ' || g` },
     sql`generate_series(1, ${GUESTS}::int) g`,
   );
-  await insertSelect(
-    db,
-    clubs,
-    { slug: sql`${key} || '-club-' || c`, name: sql`'Bench club ' || c`, timezone: sql`'Europe/Berlin'` },
-    sql`generate_series(1, ${CLUBS}::int) c`,
-  );
-  const ofThisRun = sql`c.slug like ${`${key}-club-%`}`;
-  await insertSelect(
-    db,
-    tables,
-    {
-      clubId: sql`c.id`,
-      label: sql`'T' || t`,
-      capacity: sql`2 + t % 5`,
-      minDepositMinor: sql`case when t <= 6 then 50000 else 15000 end`,
-      zone: sql`case when t <= 6 then 'VIP' else 'Floor' end`,
-      x: sql`(t - 1) % 10 * 4`,
-      y: sql`(t - 1) / 10 * 3`,
-      width: sql`3`,
-      height: sql`2`,
-    },
-    sql`${clubs} c cross join generate_series(1, ${TABLES_PER_CLUB}::int) t where ${ofThisRun}`,
-  );
+  const run = await insertClubs(db, key, CLUBS);
+  await insertTables(db, run, { count: TABLES_PER_CLUB, perRow: 10, zone: 6, minDeposit: { vipTables: 6, vip: 50_000, floor: 15_000 } });
   // d = 0 is tonight, running now; the others are the nights to come.
-  await insertSelect(
-    db,
-    nights,
-    {
-      clubId: sql`c.id`,
-      startsAt: sql`${now}::timestamptz - interval '2 hours' + d * interval '1 day'`,
-      endsAt: sql`${now}::timestamptz + interval '4 hours' + d * interval '1 day'`,
-      availabilityVersion: sql`1 + d % 7`,
-    },
-    sql`${clubs} c cross join generate_series(0, ${nightsPerClub - 1}::int) d where ${ofThisRun}`,
-  );
+  await insertNights(db, run, { now, count: nightsPerClub, toward: 'after', availabilityVersion: sql`1 + d % 7` });
+  const ofThisRun = sql`c.slug like ${`${key}-club-%`}`;
   // Every (night, table) of this run with a stable hash deciding what occupies it.
   const slots = sql`(select n.id as night_id, t.id as table_id, n.starts_at <= ${now}::timestamptz as tonight,
       abs(hashtext(n.id::text || t.id::text)) % 100 as h
@@ -107,7 +79,7 @@ export async function prepareNights({ db, scale, tag }: ScenarioContext, prefix:
     {
       nightId: sql`s.night_id`,
       tableId: sql`s.table_id`,
-      userId: guestId(sql`1 + abs(hashtext(s.table_id::text || s.night_id::text)) % ${GUESTS}`),
+      userId: id('guest', sql`1 + abs(hashtext(s.table_id::text || s.night_id::text)) % ${GUESTS}`),
       partySize: sql`2`,
       status: sql`case when s.h < 10 then 'held' else 'confirmed' end`,
       // Holds that outlast the run: a sweep releasing them would change versions by itself.
@@ -123,7 +95,7 @@ export async function prepareNights({ db, scale, tag }: ScenarioContext, prefix:
     {
       nightId: sql`s.night_id`,
       tableId: sql`s.table_id`,
-      openedBy: sql`${host!.id}::uuid`,
+      openedBy: sql`${host.id}::uuid`,
       openedAt: sql`${now}::timestamptz - interval '1 hour'`,
     },
     sql`${slots} where s.tonight and s.h between 25 and 54`,
@@ -137,11 +109,7 @@ export async function prepareNights({ db, scale, tag }: ScenarioContext, prefix:
         where s.h >= 25 and not (s.tonight and s.h < 55) order by 1, 2`,
   )) as unknown as FreeTable[];
 
-  const requests: BenchRequest[] = nightIds.map(({ id }) => ({
-    body: JSON.stringify({ query, variables: { id } }),
-    headers: { 'content-type': 'application/json' },
-    key: id,
-  }));
+  const requests: BenchRequest[] = nightIds.map(({ id }) => ({ ...graphqlRequest(query, { id }), key: id }));
   return {
     polling: {
       next: () => requests[Math.floor(Math.random() * requests.length)]!,

@@ -4,9 +4,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, like, sql } from 'drizzle-orm';
-import { bookings, clubs, nights, tables, users, webhooks } from '../../src/db/schema.js';
+import { bookings, clubs, nights, users, webhooks } from '../../src/db/schema.js';
 import { verifySignature } from '../../src/modules/notifications/webhook.js';
 import { insertSelect } from '../database.js';
+import { derivedIds, insertClub, insertTables, insertUser } from '../fixtures.js';
+import { graphql } from '../http.js';
 import { ms, round } from '../report.js';
 import type { RunContext, Scenario, StartedServer, Summary } from '../scenario.js';
 
@@ -40,29 +42,10 @@ export const campaignDrain: Scenario = {
     // The receiver must listen before the webhook rows name its port.
     const receiver = await startReceiver((u) => secretOf(tag, u));
 
-    const [manager] = await db.insert(users).values({ subject: `${tag}-cd-manager`, displayName: 'Bench manager' }).returning();
-    const [club] = await db
-      .insert(clubs)
-      .values({ slug: `${tag}-campaign-club`, name: 'Bench campaign club', timezone: 'Europe/Berlin' })
-      .returning();
-    const clubId = club!.id;
-    // Ids derived from the row number let every table refer to another without a join.
-    const id = (kind: string, n: string) => sql`md5(${tag} || ${sql.raw(`'-cd-${kind}-'`)} || ${sql.raw(n)})::uuid`;
-    await insertSelect(
-      db,
-      tables,
-      {
-        id: id('table', 't'),
-        clubId: sql`${clubId}::uuid`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 5`,
-        x: sql`(t - 1) % 10 * 4`,
-        y: sql`(t - 1) / 10 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`generate_series(1, ${TABLES}::int) t`,
-    );
+    const manager = await insertUser(db, `${tag}-cd-manager`, 'Bench manager');
+    const clubId = (await insertClub(db, `${tag}-campaign-club`, 'Bench campaign club')).id;
+    const id = derivedIds(`${tag}-cd`);
+    await insertTables(db, { id: clubId }, { count: TABLES, perRow: 10, id: id('table', 't') });
     // Past nights, one a day: every table of every night booked once.
     await insertSelect(
       db,
@@ -108,7 +91,7 @@ export const campaignDrain: Scenario = {
       sql`generate_series(1, ${guests}::int) u`,
     );
 
-    const token = await sign({ subject: manager!.subject, roles: ['manager'], clubIds: [clubId] });
+    const token = await sign({ subject: manager.subject, roles: ['manager'], clubIds: [clubId] });
     return {
       kind: 'run',
       run: (ctx) => run(ctx, { clubId, token, guests, receiver }),
@@ -315,7 +298,7 @@ async function drainOnce(ctx: RunContext, server: StartedServer, setup: Setup, w
   const sentAt = performance.now();
   const sent = await graphql<{ sendCampaign: Progress & { id: string } }>(server.url, setup.token, SEND, {
     input: { clubId: setup.clubId, message: `Bench campaign, ${workers} worker(s), ${new Date().toISOString()}`, idempotencyKey: `bench-${workers}-${Date.now()}` },
-  });
+  }, REQUEST_TIMEOUT_MS);
   const answeredAt = performance.now();
   const campaign = sent.sendCampaign;
   receiver.expect(campaign.id);
@@ -387,22 +370,9 @@ async function drainOnce(ctx: RunContext, server: StartedServer, setup: Setup, w
 }
 
 async function campaignProgress(url: string, token: string, id: string): Promise<Progress> {
-  const { campaign } = await graphql<{ campaign: Progress | null }>(url, token, PROGRESS, { id });
+  const { campaign } = await graphql<{ campaign: Progress | null }>(url, token, PROGRESS, { id }, REQUEST_TIMEOUT_MS);
   if (!campaign) throw new Error(`campaign ${id} not found`);
   return campaign;
-}
-
-async function graphql<T>(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  const answer = JSON.parse(text) as { data?: T; errors?: unknown[] };
-  if (!response.ok || answer.errors?.length || !answer.data) throw new Error(`GraphQL answered ${response.status}: ${text.slice(0, 500)}`);
-  return answer.data;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,24 +2,22 @@ import { performance } from 'node:perf_hooks';
 import { eq, sql } from 'drizzle-orm';
 import { clubs, guestEntries, nights, users } from '../../src/db/schema.js';
 import { insertSelect } from '../database.js';
+import { insertClub, insertUser } from '../fixtures.js';
+import { guestName, searchFragment } from '../guest-names.js';
+import { graphqlRequest } from '../http.js';
 import { percentile, statementCount } from '../load.js';
 import { ms, round } from '../report.js';
-import { graphqlRequest, type BenchRequest, type Observer, type Scenario } from '../scenario.js';
+import { shuffle, type BenchRequest, type Observer, type Scenario } from '../scenario.js';
 
 // The door at opening time: hosts scan QR codes at several gates and search the list by name.
 const SCAN = `mutation($input: CheckInInput!) { checkIn(input: $input) { id checkedInAt } }`;
-const SEARCH = `query($id: ID!, $s: String) { night(id: $id) { guests(search: $s, first: 20) { edges { node { name phone checkIn { gate } } } } } }`;
+const SEARCH = `query($id: ID!, $s: String) { night(id: $id) { guests(search: $s, first: 20) { edges { node { name checkIn { gate } } } } } }`;
 
 const GUESTS = 100_000;
 const SCAN_SHARE = 0.8;
 /** Of the searches, this share is an exact phone number; the others a part of a name. */
 const PHONE_SHARE = 0.05;
 const GATES = ['North', 'South', 'VIP', 'Staff'];
-export const FIRST = `Mia Emma Sofia Hannah Lena Lea Anna Marie Emilia Clara Noah Leon Paul Elias Finn Felix Jonas Luca
-  Ben Henry Olivia Amelia Isla Ava Jack Oliver Harry George Lucas Hugo Chloe Ines Mateo Zoe Aylin Yusuf Mila Nora Ida Theo`.split(/\s+/);
-export const STEM = `Berg Schwarz Lind Ross Hoff Wald Stein Brand Kling Hart Sonnen Adler Eich Falk Grün Blum Rosen Feld Stark Lichten
-  Morgen Weiß Vogel Wolf Fuchs Baum Engel Kessel Sommer Winter`.split(/\s+/);
-export const ENDING = ['mann', 'er', 'berg', 'feld', 'hausen', 'bach', 'stein', 'thal', 'ke', 'inger'];
 
 export const checkinBurst: Scenario = {
   name: 'checkin-burst',
@@ -35,25 +33,23 @@ export const checkinBurst: Scenario = {
 
   async prepare({ db, scale, tag, sign }) {
     const guests = Math.max(1, Math.round(GUESTS * scale));
-    const [host] = await db.insert(users).values({ subject: `${tag}-door`, displayName: 'Bench door host' }).returning();
-    const [club] = await db.insert(clubs).values({ slug: `${tag}-door-club`, name: 'Bench door club', timezone: 'Europe/Berlin' }).returning();
+    const host = await insertUser(db, `${tag}-door`, 'Bench door host');
+    const club = await insertClub(db, `${tag}-door-club`, 'Bench door club');
     const [night] = await db
       .insert(nights)
-      .values({ clubId: club!.id, startsAt: new Date(Date.now() - 3_600_000), endsAt: new Date(Date.now() + 5 * 3_600_000) })
+      .values({ clubId: club.id, startsAt: new Date(Date.now() - 3_600_000), endsAt: new Date(Date.now() + 5 * 3_600_000) })
       .returning();
 
-    const pick = (words: string[], n: string) => sql`(string_to_array(${words.join(' ')}, ' '))[1 + (${sql.raw(n)}) % ${words.length}]`;
-    // Name parts chosen by different multipliers of g, so they combine into many names; 40% have a phone.
-    // Tokens as the server makes them: 16 random bytes, base64url, 22 characters.
+    // 40% have a phone. Tokens as the server makes them: 16 random bytes, base64url, 22 characters.
     await insertSelect(
       db,
       guestEntries,
       {
         nightId: sql`${night!.id}::uuid`,
-        name: sql`${pick(FIRST, 'g * 7')} || ' ' || ${pick(STEM, 'g * 13 / 7')} || ${pick(ENDING, 'g * 31 / 11')}`,
+        name: guestName('g'),
         phone: sql`case when g % 5 < 2 then '+4915' || lpad((g::bigint * 7919 % 100000000)::text, 8, '0') end`,
         token: sql`rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '=')`,
-        createdBy: sql`${host!.id}::uuid`,
+        createdBy: sql`${host.id}::uuid`,
       },
       sql`generate_series(1, ${guests}::int) g`,
     );
@@ -68,7 +64,7 @@ export const checkinBurst: Scenario = {
     const phones = sample.flatMap((s) => (s.phone ? [s.phone] : []));
     const words = sample.flatMap((s) => s.name.split(' ')).filter((w) => w.length >= 3);
 
-    const token = await sign({ subject: host!.subject, roles: ['host'], clubIds: [club!.id] });
+    const token = await sign({ subject: host.subject, roles: ['host'], clubIds: [club.id] });
     const search = (s: string, key: string): BenchRequest => ({ ...graphqlRequest(SEARCH, { id: night!.id, s }, token), key });
     let used = 0;
     const next = (): BenchRequest => {
@@ -77,7 +73,7 @@ export const checkinBurst: Scenario = {
         return { ...graphqlRequest(SCAN, { input }, token), key: 'scan' };
       }
       if (Math.random() < PHONE_SHARE) return search(phones[Math.floor(Math.random() * phones.length)]!, 'phone-search');
-      return search(substring(words[Math.floor(Math.random() * words.length)]!), 'name-search');
+      return search(searchFragment(words[Math.floor(Math.random() * words.length)]!), 'name-search');
     };
 
     return {
@@ -109,27 +105,12 @@ export const checkinBurst: Scenario = {
       },
       async remove() {
         // Guest entries and their check-ins go with the club's night.
-        await db.delete(clubs).where(eq(clubs.id, club!.id));
-        await db.delete(users).where(eq(users.id, host!.id));
+        await db.delete(clubs).where(eq(clubs.id, club.id));
+        await db.delete(users).where(eq(users.id, host.id));
       },
     };
   },
 };
-
-/** 3 to 5 consecutive letters of `word`, as a host types them. */
-function substring(word: string): string {
-  const length = Math.min(word.length, 3 + Math.floor(Math.random() * 3));
-  const start = Math.floor(Math.random() * (word.length - length + 1));
-  return word.slice(start, start + length);
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
 
 /**
  * Per request kind (`BenchRequest.key`): answers per second, latency percentiles, GraphQL

@@ -1,7 +1,9 @@
 import { like } from 'drizzle-orm';
 import { streamers, users } from '../../src/db/schema.js';
+import { guestTokens } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
+import { rotate, type Scenario } from '../scenario.js';
 import { checkTrackedEdges, insertFans, type TrackedEdge } from './fans.js';
-import { graphqlRequest, rotate, type Scenario } from '../scenario.js';
 
 // A viewer's dashboard: 50 tracked streamers, each with its item count and newest 5 items.
 const query = /* GraphQL */ `
@@ -38,11 +40,8 @@ export const dashboard: Scenario = {
     await insertFans(db, { tag, prefix: '', users: userCount, streamers: streamerCount, tracked: TRACKED, stride: 53 });
 
     // Many viewers, so no single user's rows stay hot in every cache level.
-    const requests = await Promise.all(
-      Array.from({ length: userCount }, async (_, i) =>
-        graphqlRequest(query, {}, await sign({ subject: `${tag}-user-${i + 1}`, roles: ['guest'], clubIds: [] })),
-      ),
-    );
+    const tokens = await guestTokens(sign, Array.from({ length: userCount }, (_, i) => `${tag}-user-${i + 1}`));
+    const requests = tokens.map((token) => graphqlRequest(query, {}, token));
 
     return {
       next: rotate(requests),

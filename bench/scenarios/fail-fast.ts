@@ -3,6 +3,7 @@ import { clubs, nights } from '../../src/db/schema.js';
 import { Figures } from '../fail-fast/figures.js';
 import { measureSaturatedPool, POOL_WAIT_TIMEOUT_MS, type Target } from '../fail-fast/saturated-pool.js';
 import { measureUnreachable, STATEMENT_TIMEOUT_MS } from '../fail-fast/unreachable.js';
+import { insertClub } from '../fixtures.js';
 import type { RunContext, Scenario, Summary } from '../scenario.js';
 
 // How fast the server says no when the database cannot serve it: a saturated pool, and
@@ -16,16 +17,16 @@ export const failFast: Scenario = {
   name: NAME,
 
   async prepare({ db, tag }) {
-    const [club] = await db.insert(clubs).values({ slug: `${tag}-fail-fast-club`, name: 'Bench fail-fast club', timezone: 'Europe/Berlin' }).returning();
+    const club = await insertClub(db, `${tag}-fail-fast-club`, 'Bench fail-fast club');
     const [night] = await db
       .insert(nights)
-      .values({ clubId: club!.id, startsAt: sql`now() + interval '1 day'`, endsAt: sql`now() + interval '1 day 6 hours'` })
+      .values({ clubId: club.id, startsAt: sql`now() + interval '1 day'`, endsAt: sql`now() + interval '1 day 6 hours'` })
       .returning();
     return {
       kind: 'run',
       run: (ctx) => run(ctx, { db, nightId: night!.id }),
       async remove() {
-        await db.delete(clubs).where(eq(clubs.id, club!.id));
+        await db.delete(clubs).where(eq(clubs.id, club.id));
       },
     };
   },

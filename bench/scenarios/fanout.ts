@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { eq, sql } from 'drizzle-orm';
 import type WebSocket from 'ws';
 import { bookings, clubs, nights, tableSessions, tables, users } from '../../src/db/schema.js';
-import { insertSelect } from '../database.js';
+import { insertClub, insertTables, insertUser } from '../fixtures.js';
+import { post } from '../http.js';
 import { percentile } from '../load.js';
 import { sampleMemory } from '../memory.js';
 import { ms, round } from '../report.js';
@@ -32,36 +33,20 @@ export const fanout: Scenario = {
 
   async prepare({ db, tag, sign }) {
     const now = new Date().toISOString();
-    const [guest] = await db.insert(users).values({ subject: `${tag}-fanout-guest`, displayName: 'Bench guest' }).returning();
-    const [club] = await db
-      .insert(clubs)
-      .values({ slug: `${tag}-fanout-club`, name: 'Bench fan-out club', timezone: 'Europe/Berlin' })
-      .returning();
-    await insertSelect(
-      db,
-      tables,
-      {
-        clubId: sql`${club!.id}::uuid`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 5`,
-        x: sql`(t - 1) % 10 * 4`,
-        y: sql`(t - 1) / 10 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`generate_series(1, ${TABLES}::int) t`,
-    );
+    const guest = await insertUser(db, `${tag}-fanout-guest`, 'Bench guest');
+    const club = await insertClub(db, `${tag}-fanout-club`, 'Bench fan-out club');
+    await insertTables(db, { id: club.id }, { count: TABLES, perRow: 10 });
     const [night] = await db
       .insert(nights)
-      .values({ clubId: club!.id, startsAt: sql`${now}::timestamptz - interval '2 hours'`, endsAt: sql`${now}::timestamptz + interval '4 hours'` })
+      .values({ clubId: club.id, startsAt: sql`${now}::timestamptz - interval '2 hours'`, endsAt: sql`${now}::timestamptz + interval '4 hours'` })
       .returning();
     // A floor in use: T1–T6 booked, T7–T8 held, T9–T12 seated; the bench holds and releases T30.
-    const tableOf = (label: string) => sql`(select id from ${tables} where club_id = ${club!.id}::uuid and label = ${label})`;
+    const tableOf = (label: string) => sql`(select id from ${tables} where club_id = ${club.id}::uuid and label = ${label})`;
     for (let t = 1; t <= 8; t += 1) {
       await db.insert(bookings).values({
         nightId: night!.id,
         tableId: tableOf(`T${t}`),
-        userId: guest!.id,
+        userId: guest.id,
         partySize: 2,
         status: t <= 6 ? 'confirmed' : 'held',
         holdExpiresAt: t <= 6 ? null : sql`now() + interval '12 hours'`,
@@ -70,17 +55,17 @@ export const fanout: Scenario = {
       });
     }
     for (let t = 9; t <= 12; t += 1) {
-      await db.insert(tableSessions).values({ nightId: night!.id, tableId: tableOf(`T${t}`), openedBy: guest!.id });
+      await db.insert(tableSessions).values({ nightId: night!.id, tableId: tableOf(`T${t}`), openedBy: guest.id });
     }
-    const [free] = await db.select({ id: tables.id }).from(tables).where(sql`${tables.clubId} = ${club!.id} and ${tables.label} = 'T30'`);
-    const token = await sign({ subject: guest!.subject, roles: ['guest'], clubIds: [] });
+    const [free] = await db.select({ id: tables.id }).from(tables).where(sql`${tables.clubId} = ${club.id} and ${tables.label} = 'T30'`);
+    const token = await sign({ subject: guest.subject, roles: ['guest'], clubIds: [] });
 
     return {
       kind: 'run',
       run: (ctx) => run(ctx, { nightId: night!.id, tableId: free!.id, token }),
       async remove() {
-        await db.delete(clubs).where(eq(clubs.id, club!.id));
-        await db.delete(users).where(eq(users.id, guest!.id));
+        await db.delete(clubs).where(eq(clubs.id, club.id));
+        await db.delete(users).where(eq(users.id, guest.id));
       },
     };
   },
@@ -269,15 +254,11 @@ async function hold(url: string, night: Night, attempt: number) {
   return mutate(url, night.token, HOLD, { input });
 }
 
+/** A mutation answering with an object that has an id: that id, or what went wrong instead. */
 async function mutate(url: string, token: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const answer = (await response.json()) as { data?: Record<string, { id: string } | null>; errors?: { message: string }[] };
-  const id = Object.values(answer.data ?? {})[0]?.id;
-  return id && !answer.errors ? { ok: true as const, id } : { ok: false as const, error: answer.errors?.[0]?.message ?? `status ${response.status}` };
+  const answer = await post(url, token, query, variables);
+  const id = Object.values((answer.data ?? {}) as Record<string, { id: string } | null>)[0]?.id;
+  return id ? { ok: true as const, id } : { ok: false as const, error: answer.message ?? 'no id in the answer' };
 }
 
 const MB = 1024 * 1024;

@@ -2,8 +2,11 @@ import { and, desc, eq, like, sql } from 'drizzle-orm';
 import { bookings, checkIns, clubs, nights, tables, users } from '../../src/db/schema.js';
 import { encodeCursor } from '../../src/graphql/pagination.js';
 import { insertSelect } from '../database.js';
-import { graphqlRequest, rotate, type BenchRequest, type Scenario } from '../scenario.js';
-import { ENDING, FIRST, perKind, STEM } from './checkin-burst.js';
+import { derivedIds, insertClub, insertTables, insertUser } from '../fixtures.js';
+import { guestName, searchFragment } from '../guest-names.js';
+import { graphqlRequest } from '../http.js';
+import { rotate, shuffle, type BenchRequest, type Scenario } from '../scenario.js';
+import { perKind } from './checkin-burst.js';
 
 // A host at the desk paging tonight's bookings, mostly searching by a part of a name.
 const QUERY = /* GraphQL */ `
@@ -63,10 +66,9 @@ export const nightBookings: Scenario = {
   variants: [{ label: 'batched', env: { LOADER_BATCHING: 'true' } }],
 
   async prepare({ db, scale, tag, sign }) {
-    const id = (kind: string, n: string) => sql`md5(${tag} || ${sql.raw(`'-nb-${kind}-'`)} || ${sql.raw(n)})::uuid`;
-    const [host] = await db.insert(users).values({ subject: `${tag}-nb-host`, displayName: 'Bench desk host' }).returning();
-    const [club] = await db.insert(clubs).values({ slug: `${tag}-bookings-club`, name: 'Bench bookings club', timezone: 'Europe/Berlin' }).returning();
-    const clubId = club!.id;
+    const id = derivedIds(`${tag}-nb`);
+    const host = await insertUser(db, `${tag}-nb-host`, 'Bench desk host');
+    const clubId = (await insertClub(db, `${tag}-bookings-club`, 'Bench bookings club')).id;
     const now = Date.now();
     const [tonight, nextWeek] = await db
       .insert(nights)
@@ -76,9 +78,7 @@ export const nightBookings: Scenario = {
       ])
       .returning();
 
-    const pick = (words: string[], n: string) => sql`(string_to_array(${words.join(' ')}, ' '))[1 + (${sql.raw(n)}) % ${words.length}]`;
-    const nameOf = sql`case when u % ${NAMELESS_EVERY} <> 0 then
-      ${pick(FIRST, 'u * 7')} || ' ' || ${pick(STEM, 'u * 13 / 7')} || ${pick(ENDING, 'u * 31 / 11')} end`;
+    const nameOf = sql`case when u % ${NAMELESS_EVERY} <> 0 then ${guestName('u')} end`;
     // Guests 1..2,000 booked tonight, 2,001..4,000 next week; the others never booked here.
     const others = Math.round(OTHER_USERS * scale);
     await insertSelect(
@@ -91,22 +91,7 @@ export const nightBookings: Scenario = {
       },
       sql`generate_series(1, ${2 * BOOKINGS + others}::int) u`,
     );
-    await insertSelect(
-      db,
-      tables,
-      {
-        id: id('table', 't'),
-        clubId: sql`${clubId}::uuid`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 5`,
-        zone: sql`case when t <= 40 then 'VIP' else 'Floor' end`,
-        x: sql`(t - 1) % 20 * 4`,
-        y: sql`(t - 1) / 20 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`generate_series(1, ${TABLES}::int) t`,
-    );
+    await insertTables(db, { id: clubId }, { count: TABLES, perRow: 20, zone: 40, id: id('table', 't') });
     for (const [night, offset] of [
       [tonight!, 0],
       [nextWeek!, BOOKINGS],
@@ -138,7 +123,7 @@ export const nightBookings: Scenario = {
         nightId: sql`${tonight!.id}::uuid`,
         bookingId: id('booking', 'b'),
         gate: sql`'Main'`,
-        checkedInBy: sql`${host!.id}::uuid`,
+        checkedInBy: sql`${host.id}::uuid`,
         checkedInAt: sql`now() - b * interval '5 seconds'`,
       },
       sql`generate_series(1, ${TABLES}::int) b where b % 4 <> 0 and b % 3 = 0`,
@@ -181,12 +166,12 @@ export const nightBookings: Scenario = {
     const fragments = new Set<string>();
     for (let tries = 0; fragments.size < SEARCHES && tries < 10_000; tries += 1) {
       const words = names[Math.floor(Math.random() * names.length)]!.split(' ');
-      const fragment = substring(words[Math.floor(Math.random() * words.length)]!);
+      const fragment = searchFragment(words[Math.floor(Math.random() * words.length)]!);
       if (fragment.length >= 3 && !common.includes(fragment.toLowerCase())) fragments.add(fragment);
     }
 
     // The pages of each search, in the server's order, as PostgreSQL matches (ILIKE) them.
-    const token = await sign({ subject: host!.subject, roles: ['host'], clubIds: [clubId] });
+    const token = await sign({ subject: host.subject, roles: ['host'], clubIds: [clubId] });
     const pages = new Map<string, ExpectedPage[]>();
     const requests: BenchRequest[] = [];
     const matchCounts: number[] = [];
@@ -256,21 +241,6 @@ export const nightBookings: Scenario = {
     };
   },
 };
-
-/** 3 to 5 consecutive letters of `word`, as a host types them. */
-function substring(word: string): string {
-  const length = Math.min(word.length, 3 + Math.floor(Math.random() * 3));
-  const start = Math.floor(Math.random() * (word.length - length + 1));
-  return word.slice(start, start + length);
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
 
 interface BookingsData {
   night: {

@@ -10,16 +10,17 @@ import {
   outbox,
   songs,
   tableSessions,
-  tables,
   users,
   voteSessionSongs,
   voteSessions,
   votes,
 } from '../../src/db/schema.js';
 import { insertSelect } from '../database.js';
+import { derivedIds, insertClub, insertTables, insertUser } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
 import { percentile } from '../load.js';
 import { ms, round } from '../report.js';
-import { graphqlRequest, type Observer, type Scenario, type ServerVariant } from '../scenario.js';
+import type { Observer, Scenario, ServerVariant } from '../scenario.js';
 
 // A manager watching tonight's figures while the night runs: Night.report over one night
 // with 5,000 bookings, 8,000 check-ins, 500 table sessions with deposits, 20,000 votes and
@@ -101,19 +102,17 @@ export const nightReport: Scenario = {
 
   // The issue's data volume, whatever --scale says.
   async prepare({ db, tag, sign }) {
-    // Ids derived from the row number let every table refer to another without a join.
-    const id = (kind: string, n: string) => sql`md5(${tag} || ${sql.raw(`'-nr-${kind}-'`)} || ${sql.raw(n)})::uuid`;
+    const id = derivedIds(`${tag}-nr`);
     const startsAt = new Date(Date.now() - 3 * 3_600_000);
     const endsAt = new Date(Date.now() + 5 * 3_600_000);
     const at = sql`${startsAt.toISOString()}::timestamptz`;
 
-    const [manager] = await db.insert(users).values({ subject: `${tag}-nr-manager`, displayName: 'Bench manager' }).returning();
-    const [host] = await db.insert(users).values({ subject: `${tag}-nr-host`, displayName: 'Bench host' }).returning();
-    const [club] = await db.insert(clubs).values({ slug: `${tag}-report-club`, name: 'Bench report club', timezone: 'Europe/Berlin' }).returning();
-    const clubId = club!.id;
+    const manager = await insertUser(db, `${tag}-nr-manager`, 'Bench manager');
+    const host = await insertUser(db, `${tag}-nr-host`, 'Bench host');
+    const clubId = (await insertClub(db, `${tag}-report-club`, 'Bench report club')).id;
     const [night] = await db.insert(nights).values({ clubId, startsAt, endsAt }).returning();
     const nightId = night!.id;
-    const hostId = sql`${host!.id}::uuid`;
+    const hostId = sql`${host.id}::uuid`;
 
     await insertSelect(
       db,
@@ -121,23 +120,13 @@ export const nightReport: Scenario = {
       { id: id('user', 'u'), subject: sql`${tag} || '-nr-guest-' || u` },
       sql`generate_series(1, ${VOTERS}::int) u`,
     );
-    await insertSelect(
-      db,
-      tables,
-      {
-        id: id('table', 't'),
-        clubId: sql`${clubId}::uuid`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 5`,
-        minDepositMinor: sql`case when t <= 100 then 50000 else 15000 end`,
-        zone: ZONE_SQL,
-        x: sql`(t - 1) % 40 * 4`,
-        y: sql`(t - 1) / 40 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`generate_series(1, ${TABLES}::int) t`,
-    );
+    await insertTables(db, { id: clubId }, {
+      count: TABLES,
+      perRow: 40,
+      zone: ZONE_SQL,
+      minDeposit: { vipTables: 100, vip: 50_000, floor: 15_000 },
+      id: id('table', 't'),
+    });
     // Bookings made over the week before the night, one every 90 s.
     await insertSelect(
       db,
@@ -286,7 +275,7 @@ export const nightReport: Scenario = {
         id: id('campaign', 'c'),
         clubId: sql`${clubId}::uuid`,
         message: sql`'Bench campaign ' || c`,
-        createdBy: sql`${manager!.id}::uuid`,
+        createdBy: sql`${manager.id}::uuid`,
         recipients: sql`case when c = 0 then 1000 else ${RECIPIENTS}::int end`,
         createdAt: sql`case when c = 0 then now() - interval '10 days' else now() - c * interval '40 hours' end`,
       },
@@ -313,7 +302,7 @@ export const nightReport: Scenario = {
     );
 
     const expected = expectedReport(startsAt, Number(night!.availabilityVersion));
-    const token = await sign({ subject: manager!.subject, roles: ['manager'], clubIds: [clubId] });
+    const token = await sign({ subject: manager.subject, roles: ['manager'], clubIds: [clubId] });
     const request = graphqlRequest(QUERY, { id: nightId }, token);
 
     return {

@@ -1,7 +1,8 @@
-import { asc, desc, eq, like, sql } from 'drizzle-orm';
-import { clubs, deposits, nights, tableSessions, tables, users } from '../../src/db/schema.js';
-import { insertSelect } from '../database.js';
-import { graphqlRequest, type Scenario } from '../scenario.js';
+import { asc, desc, eq, like } from 'drizzle-orm';
+import { clubs, nights, users } from '../../src/db/schema.js';
+import { insertClubs, insertDeposits, insertNights, insertTables, insertUser, seatTables } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
+import type { Scenario } from '../scenario.js';
 
 // The host's floor view: every table of tonight with its party, last deposit and total.
 const query = /* GraphQL */ `
@@ -32,89 +33,26 @@ export const nightTables: Scenario = {
   ],
 
   async prepare({ db, scale, tag, sign }) {
-    const now = new Date();
+    const now = new Date().toISOString();
     // Past nights only grow the sessions and deposits tables; the query reads tonight.
     const pastNights = Math.round(4 * scale);
 
-    const [host] = await db.insert(users).values({ subject: `${tag}-host`, displayName: 'Bench host' }).returning();
-    const clubRows = await db
-      .insert(clubs)
-      .values(
-        Array.from({ length: CLUBS }, (_, i) => ({
-          slug: `${tag}-club-${i + 1}`,
-          name: `Bench club ${i + 1}`,
-          timezone: 'Europe/Berlin',
-        })),
-      )
-      .returning();
-    const ofThisRun = sql`c.slug like ${`${tag}-club-%`}`;
-
-    await insertSelect(
-      db,
-      tables,
-      {
-        clubId: sql`c.id`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 5`,
-        minDepositMinor: sql`case when t <= 6 then 50000 else 15000 end`,
-        zone: sql`case when t <= 6 then 'VIP' else 'Floor' end`,
-        x: sql`(t - 1) % 10 * 4`,
-        y: sql`(t - 1) / 10 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`${clubs} c cross join generate_series(1, ${TABLES_PER_CLUB}::int) t where ${ofThisRun}`,
-    );
-    // d = 0 is tonight, running now; d > 0 are the nights before.
-    await insertSelect(
-      db,
-      nights,
-      {
-        clubId: sql`c.id`,
-        startsAt: sql`${now.toISOString()}::timestamptz - interval '2 hours' - d * interval '1 day'`,
-        endsAt: sql`${now.toISOString()}::timestamptz + interval '4 hours' - d * interval '1 day'`,
-      },
-      sql`${clubs} c cross join generate_series(0, ${pastNights}::int) d where ${ofThisRun}`,
-    );
+    const host = await insertUser(db, `${tag}-host`, 'Bench host');
+    const run = await insertClubs(db, tag, CLUBS);
+    await insertTables(db, run, { count: TABLES_PER_CLUB, perRow: 10, zone: 6, minDeposit: { vipTables: 6, vip: 50_000, floor: 15_000 } });
+    await insertNights(db, run, { now, count: 1 + pastNights, toward: 'before' });
     // Every table seated every night; only tonight's sessions are still open.
-    await insertSelect(
-      db,
-      tableSessions,
-      {
-        nightId: sql`n.id`,
-        tableId: sql`t.id`,
-        openedBy: sql`${host!.id}::uuid`,
-        openedAt: sql`n.starts_at + (t.x + t.y) * interval '1 minute'`,
-        closedBy: sql`case when n.ends_at < ${now.toISOString()}::timestamptz then ${host!.id}::uuid end`,
-        closedAt: sql`case when n.ends_at < ${now.toISOString()}::timestamptz then n.ends_at end`,
-      },
-      sql`${nights} n join ${tables} t on t.club_id = n.club_id join ${clubs} c on c.id = n.club_id where ${ofThisRun}`,
-    );
-    // 1–4 deposits per session, spread by a hash of the session id.
-    await insertSelect(
-      db,
-      deposits,
-      {
-        sessionId: sql`s.id`,
-        amountMinor: sql`2500 * k`,
-        currency: sql`'EUR'`,
-        recordedBy: sql`s.opened_by`,
-        recordedAt: sql`s.opened_at + k * interval '10 minutes'`,
-        idempotencyKey: sql`s.id || '-' || k`,
-        requestHash: sql`'bench'`,
-      },
-      sql`${tableSessions} s cross join lateral generate_series(1, 1 + abs(hashtext(s.id::text)) % 4) k
-          where s.opened_by = ${host!.id}::uuid`,
-    );
+    await seatTables(db, run, { hostId: host.id, now });
+    await insertDeposits(db, host.id, 'EUR');
 
-    const club = clubRows.sort((a, b) => a.slug.localeCompare(b.slug))[0]!;
+    const [club] = await db.select({ id: clubs.id }).from(clubs).where(eq(clubs.slug, `${tag}-club-1`));
     const [tonight] = await db
       .select({ id: nights.id })
       .from(nights)
-      .where(eq(nights.clubId, club.id))
+      .where(eq(nights.clubId, club!.id))
       .orderBy(desc(nights.startsAt), asc(nights.id))
       .limit(1);
-    const token = await sign({ subject: host!.subject, roles: ['host'], clubIds: [club.id] });
+    const token = await sign({ subject: host.subject, roles: ['host'], clubIds: [club!.id] });
     const request = graphqlRequest(query, { id: tonight!.id }, token);
 
     return {
@@ -130,7 +68,7 @@ export const nightTables: Scenario = {
       async remove() {
         // Tables, nights, sessions and deposits go with their club; then nothing refers to the host.
         await db.delete(clubs).where(like(clubs.slug, `${tag}-club-%`));
-        await db.delete(users).where(eq(users.id, host!.id));
+        await db.delete(users).where(eq(users.id, host.id));
       },
     };
   },

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { and, eq, isNull, like, sql } from 'drizzle-orm';
-import { clubs, deposits, nights, tableSessions, tables, users } from '../../src/db/schema.js';
-import { insertSelect } from '../database.js';
+import { clubs, nights, tableSessions, tables, users } from '../../src/db/schema.js';
+import { insertClub, insertDeposits, insertNights, insertTables, insertUser, seatTables } from '../fixtures.js';
+import { graphqlRequest, post } from '../http.js';
 import { percentile } from '../load.js';
+import { pace } from '../pace.js';
 import { ms, round } from '../report.js';
-import { graphqlRequest, rotate, type Scenario, type SideLoad } from '../scenario.js';
-import { post } from './availability-storm.js';
+import { rotate, type Scenario, type SideLoad } from '../scenario.js';
 import { perKind } from './checkin-burst.js';
 
 // Hosts watching the floor of a big club while others seat parties, take deposits and clear tables.
@@ -31,81 +32,29 @@ export const tableOps: Scenario = {
     const now = new Date().toISOString();
     // Past nights only grow the sessions and deposits tables; the query reads tonight.
     const pastNights = Math.round(4 * scale);
-    const [club] = await db.insert(clubs).values({ slug: `${tag}-ops-club`, name: 'Bench big club', timezone: 'Europe/Berlin', currency: CURRENCY }).returning();
-    const [host] = await db.insert(users).values({ subject: `${tag}-ops-host-0`, displayName: 'Bench host' }).returning();
-    await insertSelect(
-      db,
-      tables,
-      {
-        clubId: sql`${club!.id}::uuid`,
-        label: sql`'T' || t`,
-        capacity: sql`2 + t % 7`,
-        minDepositMinor: sql`case when t <= 20 then 100000 else 20000 end`,
-        zone: sql`case when t <= 20 then 'VIP' else 'Floor' end`,
-        x: sql`(t - 1) % 20 * 4`,
-        y: sql`(t - 1) / 20 * 3`,
-        width: sql`3`,
-        height: sql`2`,
-      },
-      sql`generate_series(1, ${TABLES}::int) t`,
-    );
-    // d = 0 is tonight, running now; d > 0 are the nights before.
-    await insertSelect(
-      db,
-      nights,
-      {
-        clubId: sql`${club!.id}::uuid`,
-        startsAt: sql`${now}::timestamptz - interval '2 hours' - d * interval '1 day'`,
-        endsAt: sql`${now}::timestamptz + interval '4 hours' - d * interval '1 day'`,
-      },
-      sql`generate_series(0, ${pastNights}::int) d`,
-    );
+    const club = await insertClub(db, `${tag}-ops-club`, 'Bench big club', CURRENCY);
+    const host = await insertUser(db, `${tag}-ops-host-0`, 'Bench host');
+    const bigClub = { id: club.id };
+    await insertTables(db, bigClub, { count: TABLES, perRow: 20, seatCycle: 7, zone: 20, minDeposit: { vipTables: 20, vip: 100_000, floor: 20_000 } });
+    await insertNights(db, bigClub, { now, count: 1 + pastNights, toward: 'before' });
     // Past nights: every table seated and closed. Tonight: 150 tables seated now.
-    await insertSelect(
-      db,
-      tableSessions,
-      {
-        nightId: sql`n.id`,
-        tableId: sql`t.id`,
-        openedBy: sql`${host!.id}::uuid`,
-        openedAt: sql`n.starts_at + (t.x + t.y) * interval '1 minute'`,
-        closedBy: sql`case when n.ends_at < ${now}::timestamptz then ${host!.id}::uuid end`,
-        closedAt: sql`case when n.ends_at < ${now}::timestamptz then n.ends_at end`,
-      },
-      sql`${nights} n join ${tables} t on t.club_id = n.club_id
-          where n.club_id = ${club!.id} and (n.ends_at < ${now}::timestamptz or substr(t.label, 2)::int % 4 <> 0)`,
-    );
-    // 1–4 deposits per session, spread by a hash of the session id.
-    await insertSelect(
-      db,
-      deposits,
-      {
-        sessionId: sql`s.id`,
-        amountMinor: sql`2500 * k`,
-        currency: sql`${CURRENCY}`,
-        recordedBy: sql`s.opened_by`,
-        recordedAt: sql`s.opened_at + k * interval '10 minutes'`,
-        idempotencyKey: sql`s.id || '-' || k`,
-        requestHash: sql`'bench'`,
-      },
-      sql`${tableSessions} s cross join lateral generate_series(1, 1 + abs(hashtext(s.id::text)) % 4) k
-          where s.opened_by = ${host!.id}::uuid`,
-    );
+    await seatTables(db, bigClub, { hostId: host.id, now, where: sql`n.ends_at < ${now}::timestamptz or substr(t.label, 2)::int % 4 <> 0` });
+    await insertDeposits(db, host.id, CURRENCY);
 
     const [tonight] = (await db.execute(
-      sql`select id from ${nights} where club_id = ${club!.id} and starts_at <= ${now}::timestamptz order by starts_at desc limit 1`,
+      sql`select id from ${nights} where club_id = ${club.id} and starts_at <= ${now}::timestamptz order by starts_at desc limit 1`,
     )) as unknown as { id: string }[];
     const seated = await db
       .select({ sessionId: tableSessions.id, tableId: tableSessions.tableId })
       .from(tableSessions)
       .where(and(eq(tableSessions.nightId, tonight!.id), isNull(tableSessions.closedAt)));
     const seatedTables = new Set(seated.map((s) => s.tableId));
-    const free = (await db.select({ id: tables.id }).from(tables).where(eq(tables.clubId, club!.id)))
+    const free = (await db.select({ id: tables.id }).from(tables).where(eq(tables.clubId, club.id)))
       .map((t) => t.id)
       .filter((id) => !seatedTables.has(id));
 
     const tokens = await Promise.all(
-      Array.from({ length: HOSTS + 1 }, (_, i) => sign({ subject: `${tag}-ops-host-${i}`, roles: ['host'], clubIds: [club!.id] })),
+      Array.from({ length: HOSTS + 1 }, (_, i) => sign({ subject: `${tag}-ops-host-${i}`, roles: ['host'], clubIds: [club.id] })),
     );
     // Host 0 writes; the others poll.
     const polls = tokens.slice(1).map((token) => ({ ...graphqlRequest(POLL, { id: tonight!.id }, token), key: 'poll' }));
@@ -125,7 +74,7 @@ export const tableOps: Scenario = {
       alongside: (url, signal) => startWriter(url, tokens[0]!, { nightId: tonight!.id, seated, free }, signal),
       async remove() {
         // Tables, nights, sessions and deposits go with the club; then nothing refers to the hosts.
-        await db.delete(clubs).where(eq(clubs.id, club!.id));
+        await db.delete(clubs).where(eq(clubs.id, club.id));
         await db.delete(users).where(like(users.subject, `${tag}-ops-host-%`));
       },
     };
@@ -152,19 +101,15 @@ type Op = 'deposit' | 'open' | 'close';
  */
 function startWriter(url: string, token: string, floor: Floor, signal: AbortSignal): SideLoad {
   const run = randomBytes(4).toString('hex');
-  const scheduled = performance.now();
-  let started = scheduled;
-  const inFlight = new Set<Promise<void>>();
+  let started = performance.now();
   const fresh = () => ({ done: 0, latenciesMs: [] as number[] });
   let stats: Record<Op, ReturnType<typeof fresh>> = { deposit: fresh(), open: fresh(), close: fresh() };
   const errors = new Map<string, number>();
-  let issued = 0;
-  let skipped = 0;
 
   /** The mutation's result field, or undefined after an error (counted by op and code). */
   const mutate = async (op: Op, query: string, variables: Record<string, unknown>) => {
     const sent = performance.now();
-    const answer = await post(url, token, JSON.stringify({ query, variables }));
+    const answer = await post(url, token, query, variables);
     const own = stats[op];
     own.latenciesMs.push(performance.now() - sent);
     if (answer.code) errors.set(`${op} ${answer.code}`, (errors.get(`${op} ${answer.code}`) ?? 0) + 1);
@@ -177,10 +122,10 @@ function startWriter(url: string, token: string, floor: Floor, signal: AbortSign
     [items[i], items[items.length - 1]] = [items[items.length - 1]!, items[i]!];
     return items.pop()!;
   };
-  const deposit = async () => {
+  const deposit = async (n: number) => {
     const { sessionId } = floor.seated[Math.floor(Math.random() * floor.seated.length)]!;
     const amountMinor = 500 * (10 + Math.floor(Math.random() * 90));
-    await mutate('deposit', DEPOSIT, { input: { sessionId, amountMinor, currency: CURRENCY, idempotencyKey: `${run}-${issued}` } });
+    await mutate('deposit', DEPOSIT, { input: { sessionId, amountMinor, currency: CURRENCY, idempotencyKey: `${run}-${n}` } });
   };
   const close = async () => {
     const session = takeRandom(floor.seated);
@@ -194,32 +139,21 @@ function startWriter(url: string, token: string, floor: Floor, signal: AbortSign
     else floor.free.push(tableId);
   };
 
-  const timer = setInterval(() => {
-    if (signal.aborted) return;
-    const due = Math.floor(((performance.now() - scheduled) / 1000) * RATE);
-    for (; issued < due; issued += 1) {
-      if (inFlight.size >= MAX_IN_FLIGHT) {
-        skipped += 1;
-        continue;
-      }
-      const canOpen = floor.free.length > 0 && floor.seated.length < OPEN_TARGET;
-      const op =
-        floor.seated.length > 0 && Math.random() < DEPOSIT_SHARE ? deposit() : canOpen ? open() : floor.seated.length > 0 ? close() : open();
-      inFlight.add(op);
-      void op.finally(() => inFlight.delete(op));
-    }
-  }, TICK_MS);
+  const writes = pace({ rate: RATE, maxInFlight: MAX_IN_FLIGHT, tickMs: TICK_MS, signal }, (n) => {
+    const canOpen = floor.free.length > 0 && floor.seated.length < OPEN_TARGET;
+    return floor.seated.length > 0 && Math.random() < DEPOSIT_SHARE ? deposit(n) : canOpen ? open() : floor.seated.length > 0 ? close() : open();
+  });
 
   return {
     measuring() {
       started = performance.now();
       stats = { deposit: fresh(), open: fresh(), close: fresh() };
       errors.clear();
-      skipped = 0;
+      writes.resetSkipped();
     },
     async stop() {
-      clearInterval(timer);
-      await Promise.allSettled([...inFlight]);
+      await writes.stop();
+      const skipped = writes.skipped();
       const seconds = (performance.now() - started) / 1000;
       const byOp = Object.entries(stats).map(([op, { done, latenciesMs }]) => {
         const sorted = Float64Array.from(latenciesMs).sort();

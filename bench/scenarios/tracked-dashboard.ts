@@ -1,9 +1,11 @@
 import { like, sql } from 'drizzle-orm';
 import { streamers, userStreamers, users } from '../../src/db/schema.js';
 import { encodeCursor, MAX_PAGE_SIZE } from '../../src/graphql/pagination.js';
+import { guestTokens } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
 import { percentile, statementCount } from '../load.js';
 import { ms, round } from '../report.js';
-import { graphqlRequest, rotate, type BenchRequest, type Observer, type Scenario } from '../scenario.js';
+import { rotate, type BenchRequest, type Observer, type Scenario } from '../scenario.js';
 import { checkTrackedEdges, insertFans, type TrackedEdge } from './fans.js';
 
 // A fan who tracks 500 streamers pages through all of them, 100 at a time (the most a page
@@ -62,9 +64,7 @@ export const trackedDashboard: Scenario = {
     }
 
     // Page-major order: consecutive requests are different users, every page of every user comes round.
-    const tokens = await Promise.all(
-      Array.from({ length: userCount }, (_, i) => sign({ subject: `${tag}-td-user-${i + 1}`, roles: ['guest'], clubIds: [] })),
-    );
+    const tokens = await guestTokens(sign, Array.from({ length: userCount }, (_, i) => `${tag}-td-user-${i + 1}`));
     const pages: (BenchRequest & { expected: { endCursor: string; hasNextPage: boolean } })[] = [];
     for (let page = 0; page < PAGES; page += 1) {
       for (let u = 1; u <= userCount; u += 1) {

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { guestTokens } from '../fixtures.js';
+import { post } from '../http.js';
 import { percentile } from '../load.js';
 import { ms, round } from '../report.js';
 import type { RunContext, Scenario, Summary } from '../scenario.js';
 import { checkOpenFiles, openInBatches, subscribe } from '../ws-clients.js';
-import { post } from './availability-storm.js';
 import { prepareSession, removeSession, voterSubject } from './vote-results.js';
 
 // A DJ asks the floor to vote: a burst of votes while the screens watch the standings live.
@@ -32,9 +33,7 @@ export const voteBurst: Scenario = {
     const voters = Math.round(RATE * BURST_S * ctx.scale);
     const { sessionId, songIds, key } = await prepareSession(ctx, 'burst', SONGS, voters);
     // The token subjects are the users' subjects: the server finds them, it creates none.
-    const tokens = await Promise.all(
-      Array.from({ length: voters }, (_, i) => ctx.sign({ subject: voterSubject(key, i + 1), roles: ['guest'], clubIds: [] })),
-    );
+    const tokens = await guestTokens(ctx.sign, Array.from({ length: voters }, (_, i) => voterSubject(key, i + 1)));
     return { kind: 'run', run: (run) => burst(run, { sessionId, songIds, tokens }), remove: () => removeSession(ctx.db, key) };
   },
 };
@@ -77,7 +76,7 @@ async function burst(ctx: RunContext, session: Session): Promise<Summary> {
       ctx.log(`casting ${session.tokens.length} votes at ${RATE}/s`);
       const votes = await castVotes(server.url, session, ctx.signal);
       await sleep(SETTLE_MS);
-      const answer = await post(server.url, session.tokens[0]!, JSON.stringify({ query: RESULTS, variables: { id: session.sessionId } }));
+      const answer = await post(server.url, session.tokens[0]!, RESULTS, { id: session.sessionId });
       const queried = (answer.data as { voteSession?: { results: { totalVotes: number } } } | undefined)?.voteSession?.results.totalVotes ?? -1;
       return summarize({ ...votes, queried, seen, lost, sockets: sockets.length, failed });
     } finally {
@@ -99,7 +98,7 @@ async function castVotes(url: string, session: Session, signal: AbortSignal) {
   const vote = async (token: string) => {
     const songId = session.songIds[Math.floor(Math.random() * session.songIds.length)]!;
     const started = performance.now();
-    const answer = await post(url, token, JSON.stringify({ query: CAST, variables: { input: { sessionId: session.sessionId, songId } } }));
+    const answer = await post(url, token, CAST, { input: { sessionId: session.sessionId, songId } });
     latenciesMs.push(performance.now() - started);
     if (answer.code) errors.set(answer.code, (errors.get(answer.code) ?? 0) + 1);
     else succeeded += 1;

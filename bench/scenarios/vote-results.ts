@@ -3,6 +3,8 @@ import type { Database } from '../../src/db/client.js';
 import { anyId } from '../../src/db/any.js';
 import { clubs, songs, users, voteSessionSongs, voteSessions, votes } from '../../src/db/schema.js';
 import { insertSelect } from '../database.js';
+import { derivedIds, insertClub } from '../fixtures.js';
+import { graphqlRequest } from '../http.js';
 import type { Scenario, ScenarioContext, ServerVariant, SideLoad } from '../scenario.js';
 
 // Everyone's phone polling one session's standings, anonymously.
@@ -33,7 +35,7 @@ export const voteResults: Scenario = {
       sql`generate_series(1, ${voters}::int) g
           join ${voteSessionSongs} vss on vss.session_id = ${sessionId}::uuid and vss.position = floor(${SONGS} * ${u} * ${u})::int`,
     );
-    const request = { body: JSON.stringify({ query, variables: { id: sessionId } }), headers: { 'content-type': 'application/json' } };
+    const request = graphqlRequest(query, { id: sessionId });
     let explained: Promise<string[]> | undefined;
     return {
       next: () => request,
@@ -59,25 +61,25 @@ export const voteResults: Scenario = {
 };
 
 /** `md5(...)::uuid`: a voter's id, computable in any statement without a join. */
-export const voterId = (key: string, n: SQL) => sql`md5(${key} || '-voter-' || ${n})::uuid`;
+export const voterId = (key: string, n: SQL) => derivedIds(key)('voter', n);
 export const voterSubject = (key: string, n: number) => `${key}-voter-${n}`;
 
 /** A club with `songCount` songs, one active session offering them all, and `voters` users (no votes yet). */
 export async function prepareSession({ db, tag }: ScenarioContext, prefix: string, songCount: number, voters: number) {
   const key = `${tag}-${prefix}`;
-  const [club] = await db.insert(clubs).values({ slug: `${key}-club`, name: 'Bench vote club', timezone: 'Europe/Berlin' }).returning();
+  const club = await insertClub(db, `${key}-club`, 'Bench vote club');
   await insertSelect(
     db,
     songs,
-    { clubId: sql`${club!.id}::uuid`, title: sql`'Song ' || s`, artist: sql`'Artist ' || s % 7` },
+    { clubId: sql`${club.id}::uuid`, title: sql`'Song ' || s`, artist: sql`'Artist ' || s % 7` },
     sql`generate_series(1, ${songCount}::int) s`,
   );
-  const [session] = await db.insert(voteSessions).values({ clubId: club!.id }).returning();
+  const [session] = await db.insert(voteSessions).values({ clubId: club.id }).returning();
   await insertSelect(
     db,
     voteSessionSongs,
     { sessionId: sql`${session!.id}::uuid`, songId: sql`s.id`, position: sql`(row_number() over (order by s.title) - 1)::int` },
-    sql`${songs} s where s.club_id = ${club!.id}::uuid`,
+    sql`${songs} s where s.club_id = ${club.id}::uuid`,
   );
   await insertSelect(
     db,

@@ -84,6 +84,42 @@ describe('guest list and check-in', () => {
     expect(page3.pageInfo.hasNextPage).toBe(false);
   });
 
+  it('finds every match in name order on a list longer than a search looks ahead, for common and rare fragments alike', async () => {
+    const club = await fx.club();
+    const [night] = await fx.nights(club.id, 1);
+    const boss = await app.token({ subject: 'long-list-manager', roles: ['manager'], clubIds: [club.id] });
+    // 2,500 guests: "Berg" every 7th from the start, "Yusuf" only among the last names in order.
+    const guests = Array.from({ length: 2_500 }, (_, i) => {
+      const key = String(i).padStart(4, '0');
+      if (i >= 2_480) return { name: `Zz ${key} Yusuf` };
+      return { name: i % 7 === 0 ? `A ${key} Berg` : `A ${key} Lind` };
+    });
+    for (let start = 0; start < guests.length; start += 1_000) {
+      const batch = guests.slice(start, start + 1_000);
+      const added = await graphql(app.url, `mutation($input: AddGuestsInput!) { addGuests(input: $input) { id } }`, { token: boss, variables: { input: { nightId: night!.id, guests: batch } } });
+      expect(added.errors).toBeUndefined();
+    }
+    const all = async (term: string) => {
+      const found: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: any = (await graphql(app.url, `query($id: ID!, $s: String, $a: String) { night(id: $id) { guests(search: $s, first: 100, after: $a) { edges { node { name } } pageInfo { hasNextPage endCursor } } } }`, {
+          token: boss,
+          variables: { id: night!.id, s: term, a: after },
+        })).data.night.guests;
+        found.push(...page.edges.map((e: any) => e.node.name));
+        if (!page.pageInfo.hasNextPage) return found;
+        after = page.pageInfo.endCursor;
+      }
+    };
+    const expected = (fragment: string) => guests.map((g) => g.name).filter((n) => n.toLowerCase().includes(fragment)).sort();
+    expect(await all('BERG')).toEqual(expected('berg'));
+    expect(await all('usu')).toEqual(expected('usu'));
+    expect(await all('0007')).toEqual(expected('0007'));
+    expect(expected('berg')).toHaveLength(355);
+    expect(expected('usu')).toHaveLength(20);
+  });
+
   it('lists check-ins newest first, by gate, and counts them by gate and quarter hour', async () => {
     const club = await fx.club();
     const [night] = await fx.nights(club.id, 1, new Date(Date.now() - 3600_000));

@@ -1,5 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { preparedPerDatabase } from '../../db/prepared.js';
 import { users, type User } from '../../db/schema.js';
 import { requirePrincipal, type Role, type Viewer } from '../../platform/auth.js';
 import type { Scope } from '../scope.js';
@@ -7,16 +8,21 @@ import type { Scope } from '../scope.js';
 /** A user as the API shows it: the row plus the roles of the token in use. */
 export type UserModel = User & { roles: Role[] };
 
+const queries = preparedPerDatabase((db) => ({
+  userBySubject: db.select().from(users).where(eq(users.subject, sql.placeholder('subject'))).limit(1).prepare('user_by_subject'),
+}));
+
 /**
  * The user row of a token's subject, created on first use. One statement when the user
  * exists; a concurrent first use by the same subject is settled by the unique constraint.
  */
 export async function ensureUser(db: Database, subject: string): Promise<User> {
-  const [existing] = await db.select().from(users).where(eq(users.subject, subject)).limit(1);
+  const { userBySubject } = queries(db);
+  const [existing] = await userBySubject.execute({ subject });
   if (existing) return existing;
   const [created] = await db.insert(users).values({ subject }).onConflictDoNothing().returning();
   if (created) return created;
-  const [raced] = await db.select().from(users).where(eq(users.subject, subject)).limit(1);
+  const [raced] = await userBySubject.execute({ subject });
   return raced!;
 }
 

@@ -59,12 +59,13 @@ export const clubResolvers: Resolvers = {
       snapshot.tables.filter((t) => t.state === 'FREE' && (partySize == null || t.table.capacity >= partySize)).map((t) => t.table),
     tables: (snapshot) => snapshot.tables,
   },
+  // Not async: a table without a session answers at once, without a promise.
   NightTable: {
-    latestDeposit: async (row, _args, ctx) =>
-      row.session ? ((await ctx.loaders.depositSummaryBySession.load(row.session.id))?.latest ?? null) : null,
-    depositTotal: async (row, _args, ctx) => {
-      const summary = row.session ? await ctx.loaders.depositSummaryBySession.load(row.session.id) : null;
-      return { amountMinor: summary?.totalMinor ?? 0, currency: row.currency };
-    },
+    latestDeposit: (row, _args, ctx) =>
+      row.session ? ctx.loaders.depositSummaryBySession.load(row.session.id).then((summary) => summary?.latest ?? null) : null,
+    depositTotal: (row, _args, ctx) =>
+      row.session
+        ? ctx.loaders.depositSummaryBySession.load(row.session.id).then((summary) => ({ amountMinor: summary?.totalMinor ?? 0, currency: row.currency }))
+        : { amountMinor: 0, currency: row.currency },
   },
 };

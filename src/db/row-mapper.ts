@@ -1,4 +1,6 @@
 import { Column, getTableName, is, SQL } from 'drizzle-orm';
+import { PgTimestamp } from 'drizzle-orm/pg-core';
+import { parseTimestamptz } from './timestamptz.js';
 
 /** A selected field as Drizzle lists it for a prepared query. */
 interface SelectedField {
@@ -28,6 +30,16 @@ function decoderOf(field: unknown): Decoder {
 /** Columns that keep the base class's decoder (text, uuid, …) take the driver's value as it is. */
 const identity = (decoder: Decoder) => decoder.mapFromDriverValue === Column.prototype.mapFromDriverValue;
 
+/** How a column's driver value becomes its field's: as Drizzle decodes it, timestamps with a time zone read faster. */
+function decodeWith(decoder: Decoder): ((value: unknown) => unknown) | null {
+  if (identity(decoder)) return null;
+  if (is(decoder, PgTimestamp) && decoder.withTimezone) {
+    const timestamp = decoder as Decoder;
+    return (value) => (typeof value === 'string' ? (parseTimestamptz(value) ?? timestamp.mapFromDriverValue(value)) : timestamp.mapFromDriverValue(value));
+  }
+  return (value) => decoder.mapFromDriverValue(value);
+}
+
 /**
  * The row mapper of a prepared select, worked out once from its fields instead of for
  * every row: Drizzle's own (`mapResultRow`) asks, for every column of every row, what kind
@@ -41,7 +53,7 @@ export function compileRowMapper(fields: SelectedField[], joinsNotNullableMap: R
     return {
       path,
       leaf: path[path.length - 1]!,
-      decode: identity(decoder) ? null : (value: unknown) => decoder.mapFromDriverValue(value),
+      decode: decodeWith(decoder),
       // The nested object this column belongs to when it may be nulled (a joined table).
       table: joinsNotNullableMap && is(field, Column) && path.length === 2 ? getTableName((field as Column).table) : null,
     };

@@ -140,7 +140,7 @@ export function attachSubscriptions(server: Server, deps: SubscriptionDeps) {
         if (containsNul(payload)) return [badInput(NUL_MESSAGE)];
         const document = documentFor(payload.query);
         if (Array.isArray(document)) return document;
-        const address = ctx.extra.request.socket.remoteAddress;
+        const address = ctx.extra.clientAddress;
         try {
           checkCost(schema, document as DocumentNode, payload.operationName, payload.variables, config.limits);
           if (rateLimiter) await rateLimiter.consume('query', rateLimitKey(viewer.kind === 'user' ? viewer.principal.subject : undefined, address));

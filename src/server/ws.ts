@@ -19,7 +19,8 @@ export interface WebSocketOptions<E> {
 
 export interface Extra {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The client's network address: all a connection keeps of its upgrade request. */
+  clientAddress: string | undefined;
 }
 
 /**
@@ -94,7 +95,7 @@ export function attachWebSocket<E extends Extra>(httpServer: Server, options: We
     }, keepAliveMs);
     ping.unref();
 
-    const extra = { socket, request } as E;
+    const extra = { socket, clientAddress: request.socket.remoteAddress } as E;
     const closed = server.opened(
       {
         protocol: socket.protocol,

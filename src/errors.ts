@@ -44,6 +44,13 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError(ErrorCode.CONFLICT, message, details);
 
+/** Any thrown value as a GraphQL error: GraphQL errors as they are, anything else wrapped with it as the cause. */
+export function asGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  if (!(error instanceof Error)) return new GraphQLError(`Unexpected error value: ${String(error)}`);
+  return new GraphQLError(error.message, { originalError: error });
+}
+
 /**
  * Shapes every error that leaves the server. Errors we raised on purpose keep their
  * message; GraphQL's own request errors (parse, validation, variable coercion) become

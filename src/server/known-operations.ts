@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, HTTPGraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError, Kind, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import Negotiator from 'negotiator';
-import { ErrorCode } from '../errors.js';
+import { asGraphQLError, ErrorCode } from '../errors.js';
 import type { Context } from '../graphql/context.js';
 import { runCompiled, type OperationCompiler } from './jit-executor.js';
 import type { OperationHooks } from './operation-hooks.js';
@@ -156,12 +156,6 @@ function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const essence = contentType.split(';', 1)[0]!.trim().toLowerCase();
   return essence === 'application/json';
-}
-
-function asGraphQLError(error: unknown): GraphQLError {
-  if (error instanceof GraphQLError) return error;
-  if (!(error instanceof Error)) return new GraphQLError(`Unexpected error value: ${String(error)}`);
-  return new GraphQLError(error.message, { originalError: error });
 }
 
 /** graphql-js's wording for a variable whose value could not be coerced (as Apollo tests it). */

@@ -88,9 +88,6 @@ export function createResponseCache(sources: ResponseCacheSources, onMiss: () =>
     if (body.operationName != null && typeof body.operationName !== 'string') return null;
     if (body.variables != null && !isPlainObject(body.variables)) return null;
     const operationName = body.operationName ?? '';
-    const variables = (body.variables ?? {}) as Record<string, unknown>;
-    const variablesJson = JSON.stringify(variables);
-    if (variablesJson.length > MAX_VARIABLES_LENGTH) return null;
     const documentKey = `${operationName}\u0000${body.query}`;
     let plan = plans.get(documentKey);
     if (plan === undefined) {
@@ -98,7 +95,11 @@ export function createResponseCache(sources: ResponseCacheSources, onMiss: () =>
       if (plans.size >= PLANS_KEPT) plans.delete(plans.keys().next().value!);
       plans.set(documentKey, plan);
     }
+    // Most documents are not cacheable: their variables need not be serialized.
     if (plan === NOT_CACHEABLE) return null;
+    const variables = (body.variables ?? {}) as Record<string, unknown>;
+    const variablesJson = JSON.stringify(variables);
+    if (variablesJson.length > MAX_VARIABLES_LENGTH) return null;
     return { key: `${documentKey}\u0000${variablesJson}`, plan, variables };
   }
 

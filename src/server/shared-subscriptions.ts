@@ -1,5 +1,4 @@
 import {
-  GraphQLError,
   Kind,
   execute,
   getNamedType,
@@ -16,6 +15,7 @@ import {
   type ExecutionResult,
   type FieldNode,
 } from 'graphql';
+import { asGraphQLError } from '../errors.js';
 import { LatestValueIterator } from '../platform/latest.js';
 
 /**
@@ -211,11 +211,4 @@ function selectsOnly(root: FieldNode, types: ReadonlySet<string>, args: Executio
     });
   const rootType = getNamedType(args.schema.getSubscriptionType()!.getFields()[root.name.value]!.type);
   return within(rootType, root.selectionSet?.selections);
-}
-
-function asGraphQLError(error: unknown): GraphQLError {
-  if (error instanceof GraphQLError) return error;
-  return new GraphQLError(error instanceof Error ? error.message : String(error), {
-    originalError: error instanceof Error ? error : undefined,
-  });
 }

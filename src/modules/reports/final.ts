@@ -7,12 +7,16 @@ import { computeNightFigures } from './figures.js';
 import type { NightReports } from './store.js';
 
 const NIGHTS_PER_RUN = 10;
+/** A claimed night whose report another instance wrote first. */
+const TAKEN = Symbol('taken');
 
 /**
  * Writes the final report of nights that are over and have none, once each, whichever
  * instances run this at the same time: a night is claimed by locking its row with SKIP
  * LOCKED inside the transaction that computes and inserts its report, so another
- * instance passes over it and, after the commit, no longer sees it due. Returns the
+ * instance passes over it and, after the commit, no longer sees it due; one that read
+ * before that commit and claims the night after it finds the report there on insert and
+ * writes nothing (the primary key decides). Returns the
  * nights it wrote; `written` hears of their clubs (live reports cached for them are stale).
  */
 export async function writeFinalReports(db: Database, onWritten: (clubIds: string[]) => Promise<void> = async () => {}): Promise<string[]> {
@@ -31,12 +35,15 @@ export async function writeFinalReports(db: Database, onWritten: (clubIds: strin
       if (!claimed) return null;
       const night = { ...claimed, startsAt: new Date(claimed.startsAt), endsAt: new Date(claimed.endsAt) } as Night;
       const figures = await computeNightFigures(tx, night, { currency: claimed.currency }, true);
-      await tx.insert(nightReports).values({ nightId: night.id, figures });
+      // The claim's snapshot predates commits made while it waited: another instance may
+      // have written this night's report since. Then nothing is written here.
+      const [inserted] = await tx.insert(nightReports).values({ nightId: night.id, figures }).onConflictDoNothing().returning({ nightId: nightReports.nightId });
+      if (!inserted) return TAKEN;
       clubIds.push(night.clubId);
       return night.id;
     });
     if (!nightId) break;
-    written.push(nightId);
+    if (nightId !== TAKEN) written.push(nightId);
   }
   if (clubIds.length > 0) await onWritten(clubIds);
   return written;

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { createTokenService } from '../src/platform/auth.js';
+import { ownTokenService } from '../src/platform/tokens.js';
 import { benchDatabaseConfig, benchRedisPrefix, createBenchDatabase, DEFAULT_ADMIN_URL } from './database.js';
 import { probe, runLoad, type LoadResult } from './load.js';
 import { formatLine, formatRatio, formatSummaries, writeJson, writeResult, type LoadShape, type Measurement } from './report.js';
@@ -92,7 +92,7 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
   // A running server has migrated its database already, perhaps to another version than ours.
   if (!options.url) await migrate(handle);
 
-  const tokens = createTokenService(target.jwtSecret);
+  const tokens = ownTokenService(target.jwtSecret);
   const tag = `bench-${randomBytes(4).toString('hex')}`;
   const prepared: [Scenario, PreparedScenario][] = [];
   for (const scenario of options.scenarios) {

@@ -26,6 +26,7 @@ const flag = z
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 const positive = z.coerce.number().positive();
+const nonNegative = z.coerce.number().min(0);
 const nonEmpty = z.string().min(1);
 const inProduction = '`true`, `false` in production';
 
@@ -41,7 +42,7 @@ export const settings = {
   NODE_ENV: setting(
     z.enum(['development', 'test', 'production']),
     'development',
-    '`production` hides Sandbox, introspection, demo tokens and SQL stats in responses, and requires `JWT_SECRET`',
+    '`production` hides Sandbox, introspection, demo tokens and SQL stats in responses, and requires `JWT_SECRET` or an identity provider',
   ),
   DATABASE_URL: optional(nonEmpty, '—', 'PostgreSQL URL; unset means embedded PGlite under `DATA_DIR`'),
   DB_POOL_MAX: setting(positiveInt, 10, 'postgres.js pool size'),
@@ -58,6 +59,34 @@ export const settings = {
     'generated into `DATA_DIR/jwt-secret` (with a warning)',
     'HS256 key for bearer tokens, 32+ characters',
   ),
+  JWT_JWKS_URL: optional(
+    z.url(),
+    '—',
+    "an identity provider's JSON Web Key Set: tokens signed with its keys (RS256, ES256, EdDSA…) are accepted, and none signed with `JWT_SECRET`",
+  ),
+  JWT_OIDC_ISSUER: optional(
+    z.url(),
+    '—',
+    "an OpenID Connect issuer: its discovery document names the key set (as `JWT_JWKS_URL` would) and the issuer tokens must carry",
+  ),
+  JWT_ISSUER: optional(
+    nonEmpty,
+    '`nightgraph` with `JWT_SECRET`; the discovered one with `JWT_OIDC_ISSUER`; unchecked with `JWT_JWKS_URL` alone',
+    'the `iss` every token must carry',
+  ),
+  JWT_AUDIENCE: optional(
+    z.string().transform((v) => v.split(',').map((a) => a.trim()).filter(Boolean)),
+    'unchecked',
+    'comma-separated: a token must name one of these in `aud`',
+  ),
+  JWT_ROLES_CLAIM: setting(nonEmpty, 'roles', 'dot path of the roles claim (`realm_access.roles`); roles other than guest, host, manager and admin count for nothing, and a token without any is a guest\'s'),
+  JWT_CLUB_IDS_CLAIM: setting(nonEmpty, 'clubIds', 'dot path of the claim listing the clubs a host or manager works at'),
+  JWT_JWKS_COOLDOWN_SECONDS: setting(
+    nonNegative,
+    30,
+    "after fetching the provider's keys, a token naming an unknown `kid` waits this long before they are fetched again",
+  ),
+  JWT_JWKS_MAX_AGE_SECONDS: setting(positive, 600, "the provider's keys are fetched again when they are this old"),
   SEED_DEMO_DATA: optional(
     flag,
     inProduction,
@@ -146,6 +175,9 @@ export type Env = z.input<typeof envSchema>;
 /** The parsed environment, one property per setting. */
 type ParsedEnv = z.output<typeof envSchema>;
 
+/** Bound on one request to the identity provider (discovery or keys). */
+const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
+
 /** Fields that other callers (benchmarks, tests) may leave out when they open a database themselves. */
 const mayBeLeftOut = <T extends object>(fields: T): Partial<T> => fields;
 
@@ -178,6 +210,23 @@ function toConfig(e: ParsedEnv) {
     dataDir: e.DATA_DIR,
     /** Undefined in embedded mode until `resolveJwtSecret` reads or creates one under dataDir. */
     jwtSecret: e.JWT_SECRET,
+    /** Where bearer tokens' keys come from when an identity provider signs them; undefined: `jwtSecret`. */
+    identityProvider:
+      e.JWT_JWKS_URL || e.JWT_OIDC_ISSUER
+        ? {
+            jwksUrl: e.JWT_JWKS_URL,
+            oidcIssuer: e.JWT_OIDC_ISSUER,
+            cooldownMs: e.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+            cacheMaxAgeMs: e.JWT_JWKS_MAX_AGE_SECONDS * 1000,
+            timeoutMs: IDENTITY_PROVIDER_TIMEOUT_MS,
+          }
+        : undefined,
+    tokenClaims: {
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE ?? [],
+      rolesClaim: e.JWT_ROLES_CLAIM,
+      clubIdsClaim: e.JWT_CLUB_IDS_CLAIM,
+    },
     seedDemoData: e.SEED_DEMO_DATA ?? !production,
     bookings: { holdTtlSeconds: e.HOLD_TTL_SECONDS, sweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS },
     nightReportIntervalSeconds: e.NIGHT_REPORT_INTERVAL_SECONDS,
@@ -250,8 +299,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         "other's changes (live updates, caches, rate limits stay in one process). Set REDIS_URL, or SINGLE_INSTANCE=true if this is the only instance",
     );
   }
-  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
-    throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET && !e.JWT_JWKS_URL && !e.JWT_OIDC_ISSUER) {
+    throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production, unless an identity provider signs the tokens (JWT_JWKS_URL or JWT_OIDC_ISSUER)');
   }
   return toConfig(e);
 }

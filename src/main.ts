@@ -9,16 +9,22 @@ const app = createApp(config, { logger });
 const running = await app.start();
 
 if (config.env !== 'production') {
-  const tokens = await demoTokens(running.tokens);
   const lines = [
     '',
     `  Nightgraph is running: ${running.url}`,
     `  Open it in a browser for Apollo Sandbox. Database: ${running.dbKind}${config.redis ? ' + Redis' : ' (embedded)'}.`,
     '',
-    '  Demo tokens (send as "Authorization: Bearer <token>"):',
-    ...Object.entries(tokens).map(([role, token]) => `    ${role.padEnd(8)} ${token}`),
-    '',
   ];
+  if (running.tokens.signs) {
+    const tokens = await demoTokens(running.tokens);
+    lines.push(
+      '  Demo tokens (send as "Authorization: Bearer <token>"):',
+      ...Object.entries(tokens).map(([role, token]) => `    ${role.padEnd(8)} ${token}`),
+      '',
+    );
+  } else {
+    lines.push('  Bearer tokens come from the identity provider (JWT_JWKS_URL or JWT_OIDC_ISSUER).', '');
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

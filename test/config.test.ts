@@ -38,6 +38,12 @@ describe('configuration', () => {
 
   it('turns SQL stats in responses off in production and demands a JWT secret there', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+    // An identity provider signs the tokens instead.
+    expect(loadConfig({ NODE_ENV: 'production', JWT_OIDC_ISSUER: 'https://id.example/realms/club' }).identityProvider).toMatchObject({
+      oidcIssuer: 'https://id.example/realms/club',
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 600_000,
+    });
     const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) });
     expect(config.sqlStatsInExtensions).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), SQL_STATS_IN_EXTENSIONS: 'true' }).sqlStatsInExtensions).toBe(true);

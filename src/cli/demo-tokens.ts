@@ -1,5 +1,5 @@
 import { demoSubjects } from '../modules/demo/seed.js';
-import type { TokenService } from '../platform/auth.js';
+import type { TokenService } from '../platform/tokens.js';
 
 /**
  * One ready token per role for the demo users, valid for 30 days. They name no clubs:

@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig } from '../config.js';
-import { createTokenService, resolveJwtSecret, roles } from '../platform/auth.js';
+import { roles } from '../platform/auth.js';
+import { createTokenService, resolveJwtSecret } from '../platform/tokens.js';
 
 const usage = 'usage: npm run token -- --sub <subject> --role <guest|host|manager|admin> [--role …] [--club <clubId> …] [--expires 12h]';
 
@@ -30,8 +31,12 @@ if (!args.success) {
 }
 
 const config = loadConfig();
+if (config.identityProvider) {
+  console.error('This server verifies the identity provider’s tokens (JWT_JWKS_URL or JWT_OIDC_ISSUER): get one from the provider.');
+  process.exit(2);
+}
 const secret = resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => console.error(message));
-const token = await createTokenService(secret).sign(
+const token = await createTokenService({ ...config.tokenClaims, secret }).sign(
   { subject: args.data.sub, roles: args.data.role, clubIds: args.data.club },
   args.data.expires,
 );

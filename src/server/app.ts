@@ -8,7 +8,7 @@ import type { Context } from '../graphql/context.js';
 import { buildSchema } from '../graphql/schema.js';
 import { createLoaders, type Loaders } from '../modules/loaders.js';
 import { currentUserOnce } from '../modules/users/service.js';
-import { createTokenService, resolveJwtSecret, type TokenService } from '../platform/auth.js';
+import { createTokenService, resolveJwtSecret, type TokenService } from '../platform/tokens.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import type { PubSub } from '../platform/pubsub.js';
 import { SnapshotFeed } from '../platform/snapshot-feed.js';
@@ -163,7 +163,19 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       }
 
       const tokens = createTokenService(
-        resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)),
+        {
+          ...config.tokenClaims,
+          ...(config.identityProvider
+            ? { provider: config.identityProvider }
+            : { secret: resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)) }),
+        },
+        {
+          onFetch(document, outcome) {
+            metrics.identityProviderFetches.inc({ document, outcome });
+            if (outcome === 'error') logger.warn({ document }, 'the identity provider could not be read');
+          },
+          warn: (message) => logger.warn(message),
+        },
       );
       const schema = buildSchema();
       const redisCommands = redisClients[0];

@@ -88,6 +88,12 @@ export function createMetrics() {
     labelNames: ['budget'] as const,
     registers: [registry],
   });
+  const identityProviderFetches = new Counter({
+    name: 'nightgraph_identity_provider_fetches_total',
+    help: "Requests to the identity provider, by document (discovery: its OpenID configuration; keys: its key set) and outcome",
+    labelNames: ['document', 'outcome'] as const,
+    registers: [registry],
+  });
   const wishlistSyncs = new Counter({
     name: 'nightgraph_wishlist_syncs_total',
     help: 'Wishlist syncs by outcome (stale_lease: the lease ran out before the write, which was refused)',
@@ -210,6 +216,7 @@ export function createMetrics() {
       poolStats = stats;
     },
     wishlistSyncs,
+    identityProviderFetches,
     rateLimited,
     redisErrors,
     outbox: {

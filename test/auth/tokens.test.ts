@@ -150,14 +150,16 @@ describe('bearer tokens', () => {
     expect(response.errors).toBeUndefined();
   });
 
-  it('refuses a token whose claims are not ours', async () => {
-    const wrongRole = await new SignJWT({ roles: ['superuser'] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('eve')
-      .setIssuer('nightgraph')
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(app.config.jwtSecret!));
-    const response = await graphql(app.url, meQuery, { token: wrongRole });
-    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  it('counts only our roles: a token naming none of them is a guest’s, and one whose roles claim is not a list of names is refused', async () => {
+    const secret = new TextEncoder().encode(app.config.jwtSecret!);
+    const signed = (claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setIssuer('nightgraph').setExpirationTime('1h').sign(secret);
+    const unknownRole = await graphql(app.url, meQuery, { token: await signed({ roles: ['superuser'] }) });
+    expect(unknownRole.errors).toBeUndefined();
+    expect(unknownRole.data.me).toMatchObject({ subject: 'eve', roles: ['GUEST'] });
+    for (const roles of [7, { admin: true }, [['admin']]]) {
+      expect(codes(await graphql(app.url, meQuery, { token: await signed({ roles }) })), JSON.stringify(roles)).toEqual(['UNAUTHENTICATED']);
+    }
+    expect(codes(await graphql(app.url, meQuery, { token: await signed({ roles: ['host'], clubIds: ['not-a-club'] }) }))).toEqual(['UNAUTHENTICATED']);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenService } from '../../src/platform/auth.js';
+import { ownTokenService } from '../../src/platform/tokens.js';
 import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { realServers } from '../support/app.js';
@@ -39,7 +39,7 @@ describe.skipIf(!realServers)('kill -9 during confirms and deposits (needs real 
     const [night] = await fx.nights(club.id, 1);
     const host = await fx.user('kill-host');
     const secret = randomBytes(32).toString('hex');
-    const tokens = createTokenService(secret);
+    const tokens = ownTokenService(secret);
     const hostToken = await tokens.sign({ subject: 'kill-host', roles: ['host'], clubIds: [club.id] });
 
     const operations: Operation[] = [];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createTokenService } from '../../src/platform/auth.js';
+import { ownTokenService } from '../../src/platform/tokens.js';
 import { realServers } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -29,7 +29,7 @@ export interface ProcessStorage {
 
 export async function processStorage(): Promise<ProcessStorage> {
   const secret = randomBytes(32).toString('hex');
-  const tokens = createTokenService(secret);
+  const tokens = ownTokenService(secret);
   const base = {
     JWT_SECRET: secret,
     REDIS_KEY_PREFIX: `nightgraph-test:${randomBytes(6).toString('hex')}:`,

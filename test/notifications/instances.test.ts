@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outbox, webhooks } from '../../src/db/schema.js';
-import { createTokenService } from '../../src/platform/auth.js';
+import { ownTokenService } from '../../src/platform/tokens.js';
 import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { eventually, sendJson, startHttpServer, type LocalHttpServer } from '../support/http.js';
@@ -25,7 +25,7 @@ async function bookedClub(cluster: Cluster, guests: number, receiver?: LocalHttp
     if (receiver) await cluster.db.insert(webhooks).values({ userId: user.id, url: `${receiver.origin}/hooks/${user.id}`, secret: `secret-${i}` });
     users.push(user);
   }
-  const tokens = createTokenService(cluster.env.JWT_SECRET!);
+  const tokens = ownTokenService(cluster.env.JWT_SECRET!);
   const manager = await tokens.sign({ subject: `manager-${club.id}`, roles: ['manager'], clubIds: [club.id] });
   return { club, users, manager, tokens };
 }

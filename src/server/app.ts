@@ -26,6 +26,9 @@ import { redisKeyValueCache } from '../platform/apq-cache.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import { createResponseCache } from './response-cache.js';
 import { attachSubscriptions } from './subscriptions.js';
+import { createSubscriptionOperations } from './subscription-operations.js';
+import { createEventStreams } from './event-stream.js';
+import { createMultipartSubscriptions } from './multipart-subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics } from './metrics.js';
@@ -73,7 +76,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const cleanups: Cleanup[] = [];
   let httpServer: Server | undefined;
-  let sockets: ReturnType<typeof attachSubscriptions> | undefined;
+  /** Every transport's live operations: WebSockets, event streams and multipart responses. */
+  let streams: { activeSubscriptions(): number; close(): Promise<void> } | undefined;
   /** Set once `stop` begins: readiness says so, and no connection is kept alive. */
   let stopping: Promise<void> | undefined;
 
@@ -219,7 +223,19 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       };
       // Through the same services as the API, so before the server listens.
       const { seeded } = config.seedDemoData ? await seedDemoData(contextFor) : { seeded: false };
+      const operations = createSubscriptionOperations({
+        schema,
+        config,
+        availabilityFeed,
+        voteResultsFeed,
+        logger,
+        contextFor: (viewer, clientAddress) => contextFor(viewer, undefined, clientAddress),
+        rateLimiter,
+      });
+      const eventStreams = createEventStreams({ tokens, operations, maxBodyBytes: config.maxBodyBytes, logger });
+      const multipart = createMultipartSubscriptions({ tokens, operations, logger });
       const handleGraphQL = createGraphQLHandler({
+        streams: multipart,
         apollo,
         known,
         metrics,
@@ -244,6 +260,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       httpServer = createServer(
         createRequestListener({
           graphql: handleGraphQL,
+          eventStream: eventStreams.handle,
           hallRoutes,
           readiness: { stopping: () => stopping !== undefined, database: handle, redisHealth },
           metrics,
@@ -251,17 +268,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         }),
       );
       const server = httpServer;
-      sockets = attachSubscriptions(server, {
-        schema,
-        config,
-        tokens,
-        availabilityFeed,
-        voteResultsFeed,
-        logger,
-        contextFor: (viewer, clientAddress) => contextFor(viewer, undefined, clientAddress),
-        rateLimiter,
-      });
-      metrics.watchSubscriptions(() => sockets?.activeSubscriptions() ?? 0);
+      const sockets = attachSubscriptions(server, { tokens, operations, allowedOrigins: config.allowedOrigins, logger });
+      const transports = [sockets, eventStreams, multipart];
+      streams = {
+        activeSubscriptions: () => transports.reduce((sum, transport) => sum + transport.activeSubscriptions(), 0),
+        close: async () => void (await Promise.all(transports.map((transport) => transport.close()))),
+      };
+      metrics.watchSubscriptions(() => streams?.activeSubscriptions() ?? 0);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -283,9 +296,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     httpServer = undefined;
     return shutDown({
       server,
-      closeWebSockets: () => {
-        const closing = sockets?.close() ?? Promise.resolve();
-        sockets = undefined;
+      closeStreams: () => {
+        const closing = streams?.close() ?? Promise.resolve();
+        streams = undefined;
         return closing;
       },
       cleanups,

@@ -10,6 +10,7 @@ import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js
 import type { KnownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
+import { readGraphQLBody } from './request-body.js';
 
 
 export interface GraphQLHttpOptions {
@@ -28,6 +29,11 @@ export interface GraphQLHttpOptions {
   /** The reports service's rule (reports/service.ts), for report reads served from the response cache. */
   mayReadReports(scope: Context, clubId: string): Promise<boolean>;
   sqlStatsInExtensions: boolean;
+  /** Takes the POSTs that ask for a stream of results (multipart subscriptions). */
+  streams?: {
+    takes(req: IncomingMessage, body: unknown): boolean;
+    serve(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void>;
+  };
 }
 
 /**
@@ -40,21 +46,10 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     const contentType = req.headers['content-type'];
     let body: unknown;
     if (req.method === 'POST') {
-      const tooLarge = `Request body exceeds ${options.maxBodyBytes} bytes`;
-      if (Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) return sendError(res, 413, tooLarge);
-      const read = await readBody(req, options.maxBodyBytes);
-      if (read.kind === 'too-large') return sendError(res, 413, tooLarge);
-      if ((contentType ?? '').includes('json')) {
-        try {
-          body = JSON.parse(read.text);
-        } catch {
-          return sendError(res, 400, 'Request body is not valid JSON');
-        }
-        // JSON carries a NUL only as the escape \u0000: most bodies need no walk.
-        if (read.text.includes('\\u0000') && containsNul(body)) return sendError(res, 400, NUL_MESSAGE);
-      } else {
-        body = read.text;
-      }
+      const read = await readGraphQLBody(req, options.maxBodyBytes);
+      if (read.kind === 'refused') return sendError(res, read.status, read.message);
+      body = read.body;
+      if (options.streams?.takes(req, body)) return options.streams.serve(req, res, body);
     }
 
     const sqlStats = (scope.sql = newSqlStats());
@@ -172,27 +167,6 @@ const QUERY_NAME = /^(?:[\s,\ufeff]|#[^\n\r]*)*query[\s,]+([_A-Za-z][_0-9A-Za-z]
 function cachedOperationName(body: GraphQLBody): string | undefined {
   if (typeof body.operationName === 'string') return body.operationName;
   return typeof body.query === 'string' ? QUERY_NAME.exec(body.query)?.[1] : undefined;
-}
-
-export const NUL_MESSAGE = 'Text must not contain NUL characters (U+0000)';
-
-/** True if any string in the parsed JSON holds a NUL character: no stored text can contain one. */
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => containsNul(k) || containsNul(v));
-  return false;
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<{ kind: 'ok'; text: string } | { kind: 'too-large' }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return { kind: 'too-large' };
-    chunks.push(chunk);
-  }
-  return { kind: 'ok', text: Buffer.concat(chunks).toString('utf8') };
 }
 
 function sendError(res: ServerResponse, status: number, message: string): void {

@@ -20,6 +20,8 @@ export interface Readiness {
 export interface RouteDeps {
   /** Serves `/graphql`. */
   graphql: Route;
+  /** Serves `/graphql/stream` (GraphQL over Server-Sent Events). */
+  eventStream: Route;
   /** Tried for every other path; answers whether it took the request. */
   hallRoutes: ReturnType<typeof createHallRoutes>;
   readiness: Readiness;
@@ -28,13 +30,14 @@ export interface RouteDeps {
 }
 
 /**
- * The HTTP request listener: `/graphql`, `/healthz`, `/readyz`, `/metrics`, then the hall
+ * The HTTP request listener: `/graphql`, `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, then the hall
  * pages; anything else is a 404, and a route that fails is a 500 (or a cut connection once
  * its response has begun).
  */
-export function createRequestListener({ graphql, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
+export function createRequestListener({ graphql, eventStream, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
   const routes: Record<string, Route> = {
     '/graphql': graphql,
+    '/graphql/stream': eventStream,
     // Liveness: the process answers. Touches nothing else, so it answers at once even
     // with every database connection busy or PostgreSQL gone.
     '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),

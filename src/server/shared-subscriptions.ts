@@ -154,6 +154,10 @@ export function createSharedSubscriptions(
       const key = `${fieldName}\u0000${topic}\u0000${who}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables.coerced)}\u0000${textOf(args.document)}`;
       return join(key, { ...args, variableValues: variables.coerced }, field, fieldName!, topic, subscriber);
     },
+    /** A shared result's JSON and the `}` after it, the same bytes for every subscriber; undefined for any other result. */
+    bytesOf(result: ExecutionResult): Buffer | undefined {
+      return serialized.get(result);
+    },
     /** graphql-ws's `onNext`: keeps a shared result's identity so `replacer` can spot it. */
     onNext(result: ExecutionResult): ExecutionResult | undefined {
       return serialized.has(result) ? result : undefined;

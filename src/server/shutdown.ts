@@ -7,8 +7,8 @@ export type Cleanup = () => Promise<unknown> | unknown;
 export interface ShutdownParts {
   /** The listening server; undefined if starting never got that far. */
   server: Server | undefined;
-  /** Closes the WebSockets with 1001; called once the listener has closed. */
-  closeWebSockets(): Promise<void>;
+  /** Closes the WebSockets with 1001 and ends the HTTP result streams; called once the listener has closed. */
+  closeStreams(): Promise<void>;
   /** In the order they were registered; run in reverse, and the list is emptied. */
   cleanups: Cleanup[];
   /** SHUTDOWN_TIMEOUT_SECONDS */
@@ -18,12 +18,13 @@ export interface ShutdownParts {
 
 /**
  * Stops within SHUTDOWN_TIMEOUT_SECONDS: no new connections, in-flight requests (and
- * their transactions) finish, WebSockets close with 1001 (going away), background loops
+ * their transactions) finish, WebSockets close with 1001 (going away) and event and
+ * multipart streams end, background loops
  * finish their unit of work, then Redis and the database close. Past the bound whatever
  * is left is cut off and this rejects (the process then exits anyway: an open
  * transaction dies with its connection, and PostgreSQL releases its locks).
  */
-export async function shutDown({ server, closeWebSockets, cleanups, timeoutSeconds, logger }: ShutdownParts): Promise<void> {
+export async function shutDown({ server, closeStreams, cleanups, timeoutSeconds, logger }: ShutdownParts): Promise<void> {
   const deadline = performance.now() + timeoutSeconds * 1000;
   const left = () => Math.max(0, deadline - performance.now());
   const cutOff: string[] = [];
@@ -38,8 +39,8 @@ export async function shutDown({ server, closeWebSockets, cleanups, timeoutSecon
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
     const idle = setInterval(() => server.closeIdleConnections(), 50);
-    // An open upgraded socket would keep the HTTP server from closing.
-    const websockets = closeWebSockets();
+    // An open upgraded socket or event stream would keep the HTTP server from closing.
+    const websockets = closeStreams();
     if (!(await within(left(), Promise.all([closed, websockets])))) {
       cutOff.push('HTTP requests and WebSockets');
       server.closeAllConnections();

@@ -9,8 +9,14 @@ import type { OperationRequest, SubscriptionOperations } from './subscription-op
 /** What a client sends to ask for this protocol (Apollo Client: `multipart/mixed;boundary=graphql;subscriptionSpec=1.0`). */
 const ACCEPTS = /multipart\/mixed[^,]*;\s*subscriptionSpec\s*=\s*"?1\.0"?/i;
 const CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0"';
-const PART = '\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n';
-const END = '\r\n--graphql--\r\n';
+/**
+ * Each part ends with the boundary that follows it, so a client can take a part as soon
+ * as it arrives (a parser that splits at boundaries would otherwise hold it until the next).
+ */
+const BOUNDARY = '\r\n--graphql';
+const PART = '\r\ncontent-type: application/json; charset=utf-8\r\n\r\n';
+/** After the last boundary: it becomes the closing one. */
+const END = '--\r\n';
 /** An empty part this often keeps the connection (and proxies) from timing out, as Apollo's router does. */
 const HEARTBEAT_MS = 5_000;
 
@@ -55,10 +61,10 @@ export function createMultipartSubscriptions({ tokens, operations, logger }: Mul
       const results = await operations.run(prepared as never);
       res.writeHead(200, { 'content-type': CONTENT_TYPE, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
       // A first heartbeat puts the headers on the wire: the client knows the subscription is up.
-      await writeMessage(res, [PART, '{}']);
-      const heartbeat = setInterval(() => void writeMessage(res, [PART, '{}']), HEARTBEAT_MS);
+      await writeMessage(res, [BOUNDARY, PART, '{}', BOUNDARY]);
+      const heartbeat = setInterval(() => void writeMessage(res, [PART, '{}', BOUNDARY]), HEARTBEAT_MS);
       heartbeat.unref();
-      const running = pump(results, (result: ExecutionResult) => writeMessage(res, [PART, '{"payload":', operations.encode(result)]));
+      const running = pump(results, (result: ExecutionResult) => writeMessage(res, [PART, '{"payload":', operations.encode(result), BOUNDARY]));
       if (Symbol.asyncIterator in results) open.track(running.done);
       let shuttingDown = false;
       const unregister = open.add(async () => {
@@ -76,7 +82,7 @@ export function createMultipartSubscriptions({ tokens, operations, logger }: Mul
         : failure
           ? { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }
           : undefined;
-      if (transportError) await writeMessage(res, [PART, JSON.stringify({ payload: null, errors: [transportError] })]);
+      if (transportError) await writeMessage(res, [PART, JSON.stringify({ payload: null, errors: [transportError] }), BOUNDARY]);
       if (!res.destroyed) res.end(END);
     },
 

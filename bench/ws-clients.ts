@@ -80,14 +80,14 @@ export function connect(url: string, onMessage: OnMessage, timeoutMs: number): P
  * Opens `count` sockets, `batch` at a time, so the handshakes do not all queue at once.
  * Failures are counted (with the first reason), not thrown.
  */
-export async function openInBatches(
+export async function openInBatches<T>(
   count: number,
   batch: number,
-  open: () => Promise<WebSocket>,
+  open: () => Promise<T>,
   progress: (opened: number) => void,
   signal: AbortSignal,
-): Promise<{ sockets: WebSocket[]; failed: number; firstFailure: string | undefined }> {
-  const sockets: WebSocket[] = [];
+): Promise<{ sockets: T[]; failed: number; firstFailure: string | undefined }> {
+  const sockets: T[] = [];
   let failed = 0;
   let firstFailure: string | undefined;
   for (let start = 0; start < count; start += batch) {

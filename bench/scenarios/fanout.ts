@@ -11,6 +11,7 @@ import { percentile } from '../load.js';
 import { sampleMemory } from '../memory.js';
 import { ms, round } from '../report.js';
 import type { RunContext, Scenario, StartedServer, Summary } from '../scenario.js';
+import { subscribeSse } from '../sse-clients.js';
 import { connect, checkOpenFiles, openInBatches, subscribe, versionOf } from '../ws-clients.js';
 
 // Everyone on one night's live floor plan: one change, thousands of sockets to tell.
@@ -103,20 +104,27 @@ async function run(ctx: RunContext, night: Night): Promise<Summary> {
   // This process holds one end of every socket, each server the other.
   checkOpenFiles(count + 1_000, ctx.log);
 
-  const server = await ctx.startServer();
-  let measured: { side: Side; message: Buffer };
-  try {
-    measured = await measureServer(ctx, server, night, count, events);
-  } finally {
-    await server.stop();
-  }
+  const measure = async (transport: Transport) => {
+    const server = await ctx.startServer();
+    try {
+      return await measureServer(ctx, server, night, count, events, transport);
+    } finally {
+      await server.stop();
+    }
+  };
+  const measured = await measure('ws');
+  ctx.log('the same over Server-Sent Events (graphql-sse, one connection per subscriber)');
+  const sse = await measure('sse');
   const floor = await measureFloor(ctx, measured.message, count, events);
-  return summarize(measured.side, floor, measured.message.length);
+  return summarize(measured.side, floor, measured.message.length, sse.side);
 }
 
+type Transport = 'ws' | 'sse';
+
 /** Subscribes `count` sockets to the night, then commits a change every 2 s and times each receipt. */
-async function measureServer(ctx: RunContext, server: StartedServer, night: Night, count: number, commits: number) {
+async function measureServer(ctx: RunContext, server: StartedServer, night: Night, count: number, commits: number, transport: Transport) {
   const wsUrl = server.url.replace(/^http/, 'ws');
+  const streamUrl = `${server.url}/stream`;
   await sleep(1_000);
   const memory = sampleMemory(server);
   const baselineBytes = await memory.now();
@@ -136,7 +144,10 @@ async function measureServer(ctx: RunContext, server: StartedServer, night: Nigh
   const { sockets, failed, firstFailure } = await openInBatches(
     count,
     BATCH,
-    () => subscribe(wsUrl, payload, onNext, () => (lost += 1), OPEN_TIMEOUT_MS),
+    () =>
+      transport === 'ws'
+        ? subscribe(wsUrl, payload, onNext, () => (lost += 1), OPEN_TIMEOUT_MS)
+        : subscribeSse(streamUrl, payload, onNext, () => (lost += 1), OPEN_TIMEOUT_MS),
     (opened) => opened % 2_000 < BATCH && ctx.log(`${opened} subscribers have their first event`),
     ctx.signal,
   );
@@ -263,8 +274,9 @@ async function mutate(url: string, token: string, query: string, variables: Reco
 
 const MB = 1024 * 1024;
 
-function summarize(server: Side, floor: Side, messageBytes: number): Summary {
-  const [s, f] = [stats(server), stats(floor)];
+function summarize(server: Side, floor: Side, messageBytes: number, sse: Side): Summary {
+  const [s, f, e] = [stats(server), stats(floor), stats(sse)];
+  const perStreamKiB = (sse.peakBytes - sse.baselineBytes) / 1024 / Math.max(1, sse.sockets);
   const perSubscriberKiB = (server.peakBytes - server.baselineBytes) / 1024 / Math.max(1, server.sockets);
   const perClientKiB = (floor.peakBytes - floor.baselineBytes) / 1024 / Math.max(1, floor.sockets);
   const ratio = s.p99Ms / f.p99Ms;
@@ -285,8 +297,9 @@ function summarize(server: Side, floor: Side, messageBytes: number): Summary {
   return {
     lines: [
       line('server', server, s, perSubscriberKiB, 'subscribers'),
+      line('sse', sse, e, perStreamKiB, 'event streams'),
       line('floor', floor, f, perClientKiB, 'clients'),
-      `fanout  server/floor  p99 ${ratio.toFixed(2)}×`,
+      `fanout  server/floor  p99 ${ratio.toFixed(2)}×  sse/floor  p99 ${(e.p99Ms / f.p99Ms).toFixed(2)}×`,
     ],
     fields: {
       subscribers: server.sockets,
@@ -304,6 +317,15 @@ function summarize(server: Side, floor: Side, messageBytes: number): Summary {
         sendLoopMs: floor.sendMs?.map((v) => round(v, 1)),
       },
       ratio: round(ratio, 2),
+      sse: {
+        streams: sse.sockets,
+        failed: sse.failed,
+        events: sse.events,
+        ...fields(sse, e),
+        memoryMb: memoryMb(sse),
+        perStreamKiB: round(perStreamKiB, 2),
+        ratio: round(e.p99Ms / f.p99Ms, 2),
+      },
     },
   };
 }

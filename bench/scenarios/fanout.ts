@@ -76,6 +76,8 @@ interface Night {
   nightId: string;
   tableId: string;
   token: string;
+  /** The bench's hold on the table, if it has one now: the next measurement cancels it first. */
+  held?: string | undefined;
 }
 
 /** One side of the comparison: latencies of every receipt, and memory. */
@@ -158,16 +160,15 @@ async function measureServer(ctx: RunContext, server: StartedServer, night: Nigh
     let version = versionOf(message);
     let done = 0;
     ctx.log(`committing ${commits} changes, one every ${COMMIT_EVERY_MS / 1000} s`);
-    let held: string | undefined;
     const eventBytes: number[] = [];
     for (let i = 0; i < commits; i += 1) {
       ctx.signal.throwIfAborted();
       eventBytes.push(await memory.now());
       const started = performance.now();
       sentAt.set(version + 1, started);
-      const outcome = held ? await mutate(server.url, night.token, CANCEL, { id: held }) : await hold(server.url, night, i);
+      const outcome = night.held ? await mutate(server.url, night.token, CANCEL, { id: night.held }) : await hold(server.url, night, i);
       if (outcome.ok) {
-        held = held ? undefined : outcome.id;
+        night.held = night.held ? undefined : outcome.id;
         version += 1;
         done += 1;
       } else {

@@ -15,6 +15,8 @@ export interface RequestScope {
   outcome?: 'ok' | 'error';
   /** The request's SQL counter, once it has one. */
   sql?: SqlStats;
+  /** A subscription streamed over HTTP: how long it stayed open is no request latency, so it is not timed as one. */
+  streamed?: boolean;
 }
 
 /** Runs `fn` as part of serving `scope`: logs written inside it, however deep, carry its id. */

@@ -49,7 +49,10 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       const read = await readGraphQLBody(req, options.maxBodyBytes);
       if (read.kind === 'refused') return sendError(res, read.status, read.message);
       body = read.body;
-      if (options.streams?.takes(req, body)) return options.streams.serve(req, res, body);
+      if (options.streams?.takes(req, body)) {
+        scope.streamed = true;
+        return options.streams.serve(req, res, body);
+      }
     }
 
     const sqlStats = (scope.sql = newSqlStats());
@@ -145,7 +148,7 @@ function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: 
       throw error;
     } finally {
       const outcome = failed ? 'error' : (scope.outcome ?? (res.statusCode >= 400 ? 'rejected' : 'ok'));
-      metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
+      if (!scope.streamed) metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
     }
   };
 }

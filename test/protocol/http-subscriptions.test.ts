@@ -5,6 +5,7 @@ import { graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { within } from '../support/bounded.js';
+import { counterValue, sample, scrape } from '../support/metrics.js';
 
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }`;
 const SUBSCRIPTION = `subscription($nightId: ID!) { availabilityChanged(nightId: $nightId) { version tables { state } } }`;
@@ -181,6 +182,30 @@ describe('subscriptions over HTTP: graphql-sse at /graphql/stream and multipart 
       expect(refused.status, path).toBe(401);
       expect(((await refused.json()) as any).errors[0].extensions.code, path).toBe('UNAUTHENTICATED');
     }
+  });
+
+  it('counts an open subscription in nightgraph_subscriptions_active, and a multipart one as no HTTP request latency', async () => {
+    const { nightId } = await night(1);
+    // A multipart subscription is labelled as no operation would be: the series every unnamed request counts in.
+    const series = 'nightgraph_graphql_request_duration_seconds_count{operation="anonymous",outcome="ok"}';
+    const before = counterValue(await scrape(app.url), series);
+    const controller = new AbortController();
+    const response = await fetch(app.url, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0", application/json' },
+      body: JSON.stringify({ query: SUBSCRIPTION, variables: { nightId } }),
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('"payload"')) text += new TextDecoder().decode((await reader.read()).value);
+    const active = async () => sample(await scrape(app.url), 'nightgraph_subscriptions_active');
+    expect(await active()).toBeGreaterThanOrEqual(1);
+    controller.abort();
+    await within(5_000, 'the subscription to end', (async () => {
+      while ((await active()) !== 0) await new Promise((r) => setTimeout(r, 20));
+    })());
+    expect(counterValue(await scrape(app.url), series)).toBe(before);
   });
 
   it('streams a multipart subscription with its heartbeat first, parts of {"payload": …}, and ends it on shutdown with UNAVAILABLE', async () => {

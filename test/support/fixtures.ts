@@ -68,6 +68,14 @@ export function fixtures(db: Database) {
         .returning();
     },
 
+    /** A new club with `tables` tables and one night: what a live floor plan needs. */
+    async nightWithTables(tables: number) {
+      const club = await this.club();
+      const rows = await this.tables(club.id, tables);
+      const [night] = await this.nights(club.id, 1);
+      return { clubId: club.id, nightId: night!.id, tableIds: rows.map((t) => t.id) };
+    },
+
     async booking(values: Pick<Booking, 'nightId' | 'tableId' | 'userId'> & Partial<typeof bookings.$inferInsert>) {
       const [row] = await db
         .insert(bookings)

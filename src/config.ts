@@ -116,6 +116,13 @@ export const settings = {
   SQL_STATS_IN_EXTENSIONS: optional(flag, inProduction, "return each response's SQL statement count and time in `extensions.sql`"),
   LOADER_BATCHING: setting(flag, 'true', '`false` loads per parent instead of per batch: only for the benchmark comparison'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino level (`silent` to mute)'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(
+    z.url(),
+    'no traces',
+    'OpenTelemetry collector (OTLP/HTTP): traces are sent to `<endpoint>/v1/traces`',
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(z.url(), '`OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`', 'the full URL traces are sent to, if not the standard path'),
+  OTEL_SERVICE_NAME: setting(nonEmpty, 'nightgraph', "`service.name` of this instance's traces"),
   WISHLIST_SYNC_ENABLED: setting(flag, 'true', '`false`: this instance never syncs on its own (`syncStreamer` still works)'),
   WISHLIST_SYNC_INTERVAL_SECONDS: setting(positive, 300, 'a streamer is due again this long after its last sync'),
   WISHLIST_SYNC_POLL_SECONDS: setting(positive, 5, 'how often each instance claims due streamers'),
@@ -238,6 +245,11 @@ function toConfig(e: ParsedEnv) {
     sqlStatsInExtensions: e.SQL_STATS_IN_EXTENSIONS ?? !production,
     loaderBatching: e.LOADER_BATCHING,
     logLevel: e.LOG_LEVEL as string,
+    /** OpenTelemetry: off unless an OTLP endpoint is named (the standard variables, see platform/tracing.ts). */
+    tracing: {
+      tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
     wishlistSync: {
       enabled: e.WISHLIST_SYNC_ENABLED,
       intervalSeconds: e.WISHLIST_SYNC_INTERVAL_SECONDS,

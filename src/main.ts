@@ -1,10 +1,13 @@
 import { loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
+import { startTracing } from './platform/tracing.js';
 import { createApp } from './server/app.js';
 import { demoTokens } from './cli/demo-tokens.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
+// Before the app, so that its Redis connections and first requests are traced.
+const tracing = startTracing(config.tracing);
 const app = createApp(config, { logger });
 const running = await app.start();
 
@@ -46,6 +49,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }, config.shutdownTimeoutSeconds * 1000 + FORCED_EXIT_GRACE_MS).unref();
     app
       .stop()
+      .then(() => tracing.stop())
       .then(() => {
         logger.info('stopped');
         process.exit(0);

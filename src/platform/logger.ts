@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { currentScope, withScope } from './async-scope.js';
 import type { SqlStats } from './sql-stats.js';
+import type { Span } from './tracing.js';
 
 export type { Logger };
 
@@ -17,6 +18,8 @@ export interface RequestScope {
   sql?: SqlStats;
   /** A subscription streamed over HTTP: how long it stayed open is no request latency, so it is not timed as one. */
   streamed?: boolean;
+  /** The request's span, while tracing is on (see tracing.ts). */
+  span?: Span;
 }
 
 /** Runs `fn` as part of serving `scope`: logs written inside it, however deep, carry its id. */

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
 import type { Logger } from './logger.js';
+import { startClientSpan, tracingEnabled } from './tracing.js';
 
 export interface RedisOptions {
   url: string;
@@ -40,8 +41,26 @@ export async function connectRedis(options: RedisOptions, name: string): Promise
   });
   // Without a listener ioredis prints every failed reconnect attempt to stderr.
   redis.on('error', () => {});
+  if (tracingEnabled()) traceCommands(redis);
   await redis.connect();
   return redis;
+}
+
+/**
+ * Every command sent inside traced work becomes a client span named for the command
+ * (`GET`, `PUBLISH`, `EVALSHA`…): its keys and arguments are left out, as they carry ids
+ * and payloads. ioredis has no hook for this; `sendCommand` is the one door every
+ * command, pipelined or not, goes through.
+ */
+function traceCommands(redis: Redis): void {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+    const command: Command = args[0];
+    const operation = command.name.toUpperCase();
+    const end = startClientSpan(operation, { 'db.system.name': 'redis', 'db.operation.name': operation });
+    if (end) command.promise.then(() => end(), end);
+    return send(...args);
+  };
 }
 
 /** The state of an instance's Redis connections, as `/readyz` reports it. */

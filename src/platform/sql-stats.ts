@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { currentScope, withScope } from './async-scope.js';
+import { startClientSpan } from './tracing.js';
 
 /**
  * What one request (or any other unit of work) asked of the database.
@@ -128,24 +129,39 @@ export function timeStatement<T>(run: () => PromiseLike<T>, text?: string): Prom
       return value;
     },
     (error: unknown) => {
-      settle();
+      settle(error);
       throw error;
     },
   );
 }
 
-/** Counts a statement for the current context; the returned function records its answer, once. */
-function startStatement(text: string | undefined): () => void {
+/**
+ * Counts a statement for the current context, and traces it as a child of the active
+ * span (see tracing.ts) under its text with placeholders; the returned function records
+ * its answer, once.
+ */
+function startStatement(text: string | undefined): (error?: unknown) => void {
   const stats = currentScope()?.sql;
   const counting = stats !== undefined && !answered.has(stats);
   if (counting) stats.statements += 1;
+  const endSpan = startClientSpan(statementSpanName(text), text === undefined ? SQL_SPAN : { ...SQL_SPAN, 'db.query.text': text });
   const started = performance.now();
   let settled = false;
-  return () => {
+  return (error) => {
     if (settled) return;
     settled = true;
+    endSpan?.(error);
     const elapsed = performance.now() - started;
     if (counting && !answered.has(stats)) stats.durationMs += elapsed;
     for (const observe of observers) observe(elapsed, text);
   };
+}
+
+const SQL_SPAN = { 'db.system.name': 'postgresql' } as const;
+const FIRST_WORD = /^\s*([A-Za-z]+)/;
+
+/** A statement's span name: its operation (`SELECT`, `INSERT`, `BEGIN`…), as OpenTelemetry's database conventions name it. */
+function statementSpanName(text: string | undefined): string {
+  const word = text === undefined ? undefined : FIRST_WORD.exec(text)?.[1];
+  return word ? word.toUpperCase() : 'SQL';
 }

@@ -69,7 +69,7 @@ function operationPlugin(hooks: OperationHooks): ApolloServerPlugin<Context> {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, operationName, document, request, contextValue }) {
-          hooks.named(operationName);
+          hooks.named(operationName, operation?.operation);
           await hooks.admit(document, request.operationName, request.variables, operation?.operation, contextValue);
         },
         async didEncounterErrors({ errors }) {

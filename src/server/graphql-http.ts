@@ -7,9 +7,11 @@ import type { Viewer } from '../platform/auth.js';
 import { inRequest, requestIdFrom, type RequestScope } from '../platform/logger.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
+import { inSpan, SpanKind, startSpan } from '../platform/tracing.js';
 import type { KnownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
+import { endOperationSpan, nameOperationSpan, unresolvedOperation } from './operation-span.js';
 import { readGraphQLBody } from './request-body.js';
 
 
@@ -97,7 +99,12 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
       }
       const elapsedMs = performance.now() - started;
       options.metrics.cacheLookup('response', 'hit');
-      scope.operation = options.metrics.operationLabel(cachedOperationName(body as GraphQLBody));
+      const operationName = cachedOperationName(body as GraphQLBody);
+      scope.operation = options.metrics.operationLabel(operationName);
+      if (scope.span) {
+        nameOperationSpan(scope.span, operationName, 'query');
+        scope.span.setAttribute('nightgraph.response_cache', 'hit');
+      }
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader(
         'Server-Timing',
@@ -133,22 +140,32 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
  * Gives each request an id — the caller's `x-request-id` when sane, else a new one —
  * returned in `x-request-id` and carried by every log line written while serving it, and
  * records the request's time, outcome and SQL under its operation's label (set by the
- * Apollo plugin once the document is valid, see `requestAccounting`).
+ * Apollo plugin once the document is valid, see `requestAccounting`). With tracing on, the
+ * request is one span — continuing the caller's `traceparent` — that the statements and
+ * Redis calls it causes are children of; a multipart subscription's span lasts as long as
+ * its stream, as a streaming call's does.
  */
 function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const scope: RequestScope = { requestId: requestIdFrom(req.headers['x-request-id']) };
     res.setHeader('x-request-id', scope.requestId);
+    const traced = startSpan(unresolvedOperation, {
+      kind: SpanKind.SERVER,
+      carrier: req.headers,
+      attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'nightgraph.request_id': scope.requestId },
+    });
+    scope.span = traced?.span;
     const started = performance.now();
     let failed = false;
     try {
-      await inRequest(scope, () => handle(req, res, scope));
+      await inSpan(traced, () => inRequest(scope, () => handle(req, res, scope)));
     } catch (error) {
       failed = true;
       throw error;
     } finally {
       const outcome = failed ? 'error' : (scope.outcome ?? (res.statusCode >= 400 ? 'rejected' : 'ok'));
       if (!scope.streamed) metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
+      if (traced) endOperationSpan(traced.span, outcome, scope.sql, { 'http.response.status_code': res.statusCode });
     }
   };
 }

@@ -126,7 +126,7 @@ export function knownOperations({ compile, hooks, formatError }: KnownOperations
 
     /** Answers a known operation as Apollo's pipeline would. */
     async run({ known: operation, variables, contentType }: KnownRequest, context: Context): Promise<HTTPGraphQLResponse> {
-      hooks.named(operation.resolvedName);
+      hooks.named(operation.resolvedName, operation.kind);
       try {
         await hooks.admit(operation.document, operation.operationName, variables, operation.kind, context);
       } catch (error) {

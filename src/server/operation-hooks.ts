@@ -5,6 +5,7 @@ import type { Context } from '../graphql/context.js';
 import { checkCost } from '../graphql/limits.js';
 import { currentRequest, type Logger } from '../platform/logger.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
+import { nameOperationSpan, type OperationKind } from './operation-span.js';
 import type { Metrics } from './metrics.js';
 
 /** A response on its way out: its body's result and its HTTP head, still changeable. */
@@ -29,7 +30,7 @@ export function operationHooks(schema: GraphQLSchema, config: Config, metrics: M
       document: DocumentNode,
       operationName: string | null | undefined,
       variables: Record<string, unknown> | null | undefined,
-      kind: 'query' | 'mutation' | 'subscription' | undefined,
+      kind: OperationKind | undefined,
       context: Context,
     ): Promise<void> {
       checkCost(schema, document, operationName, variables, config.limits);
@@ -44,9 +45,11 @@ export function operationHooks(schema: GraphQLSchema, config: Config, metrics: M
      * operation's metric label — called only once the document is valid, so clients cannot
      * mint labels with garbage.
      */
-    named(operationName: string | null | undefined): void {
+    named(operationName: string | null | undefined, kind: OperationKind | undefined): void {
       const scope = currentRequest();
-      if (scope) scope.operation = metrics.operationLabel(operationName);
+      if (!scope) return;
+      scope.operation = metrics.operationLabel(operationName);
+      if (scope.span) nameOperationSpan(scope.span, operationName, kind);
     },
 
     /** Logs the unexpected errors among these: the client sees them masked. */

@@ -22,7 +22,10 @@ import type { Viewer } from '../platform/auth.js';
 import type { Logger } from '../platform/logger.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import type { SnapshotFeed } from '../platform/snapshot-feed.js';
+import { countSqlIn, newSqlStats } from '../platform/sql-stats.js';
+import { inSpan, SpanKind, startSpan } from '../platform/tracing.js';
 import { batchedAdmission } from './admission.js';
+import { endOperationSpan, nameOperationSpan, unresolvedOperation } from './operation-span.js';
 import { containsNul, NUL_MESSAGE } from './request-body.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
 
@@ -158,11 +161,26 @@ export function createSubscriptionOperations(deps: SubscriptionOperationsDeps) {
         contextValue: contextFor(viewer, clientAddress),
       };
     },
-    /** Runs prepared arguments: subscriptions as a stream of results (shared where public), anything else once. */
+    /**
+     * Runs prepared arguments: subscriptions as a stream of results (shared where public),
+     * anything else once. With tracing on, the run until the stream is set up (or the
+     * result is ready) is the operation's span, with the statements it sent.
+     */
     async run(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
       const operation = getOperationAST(args.document, args.operationName);
-      if (operation?.operation === 'subscription') return shared.subscribe(args);
-      return execute(args);
+      const start = () => (operation?.operation === 'subscription' ? shared.subscribe(args) : execute(args));
+      const traced = startSpan(unresolvedOperation, { kind: SpanKind.SERVER });
+      if (!traced) return start();
+      nameOperationSpan(traced.span, operation?.name?.value, operation?.operation);
+      const sql = newSqlStats();
+      let outcome: 'ok' | 'error' = 'error';
+      try {
+        const started = await inSpan(traced, () => countSqlIn(sql, async () => start()));
+        outcome = 'errors' in started && started.errors?.length ? 'error' : 'ok';
+        return started;
+      } finally {
+        endOperationSpan(traced.span, outcome, sql);
+      }
     },
     /**
      * A result's JSON followed by one `}` (to close an envelope written before it), as the

@@ -27,7 +27,9 @@ export function attachSubscriptions(server: Server, { tokens, operations, allowe
     rewrite: shared.substitute,
     originAllowed: (origin, request) => originAllowed(origin, request, allowedOrigins),
     graphql: {
-      subscribe: shared.subscribe,
+      // The same run as the HTTP transports: shared where public, traced when tracing is on.
+      subscribe: operations.run,
+      execute: operations.run,
       onNext: (_ctx, _id, _payload, _args, result) => shared.onNext(result) ?? format(result),
       jsonMessageReplacer: shared.replacer,
       onConnect: async (ctx) => {

@@ -25,6 +25,8 @@ export const outbox = pgTable(
     processedAt: timestamp('processed_at', { withTimezone: true, precision: 3 }),
     deadAt: timestamp('dead_at', { withTimezone: true, precision: 3 }),
     lastError: text('last_error'),
+    /** The W3C `traceparent` of the work that wrote the row, when it was traced: its delivery links to that trace. */
+    traceParent: text('trace_parent'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { executeRows } from '../../db/any.js';
 import type { Campaign } from '../../db/schema.js';
+import { activeTraceparent } from '../../platform/tracing.js';
 
 /** The outbox topic of a notification to one user; its payload is a `NotificationPayload`. */
 export const NOTIFICATION_TOPIC = 'notification';
@@ -31,7 +32,7 @@ export async function queueNotificationsForNewItems(tx: Executor, streamerName: 
   if (itemIds.length === 0) return 0;
   const rows = await executeRows(
     tx,
-    sql`insert into outbox (topic, dedup_key, payload)
+    sql`insert into outbox (topic, dedup_key, payload, trace_parent)
       select ${NOTIFICATION_TOPIC}, 'wishlist-item:' || i.id || ':' || t.user_id,
         jsonb_build_object(
           'kind', 'WISHLIST_ITEM_ADDED',
@@ -44,7 +45,8 @@ export async function queueNotificationsForNewItems(tx: Executor, streamerName: 
             'price', case when i.price_minor is null then null
               else jsonb_build_object('amountMinor', i.price_minor, 'currency', i.currency) end,
             'url', i.url,
-            'imageUrl', i.image_url))
+            'imageUrl', i.image_url)),
+        ${activeTraceparent()}::text
       from wishlist_items i join user_streamers t on t.streamer_id = i.streamer_id
       where i.id = any(${sql.param(itemIds)}::uuid[])
       on conflict (dedup_key) do nothing
@@ -61,7 +63,7 @@ export async function queueNotificationsForNewItems(tx: Executor, streamerName: 
 export async function queueCampaign(tx: Executor, campaign: Campaign): Promise<number> {
   const rows = await executeRows(
     tx,
-    sql`insert into outbox (topic, dedup_key, payload, campaign_id)
+    sql`insert into outbox (topic, dedup_key, payload, campaign_id, trace_parent)
       select ${NOTIFICATION_TOPIC}, 'campaign:' || ${campaign.id}::text || ':' || r.user_id,
         jsonb_build_object(
           'kind', 'CAMPAIGN',
@@ -69,7 +71,7 @@ export async function queueCampaign(tx: Executor, campaign: Campaign): Promise<n
           'message', ${campaign.message}::text,
           'clubId', ${campaign.clubId}::text,
           'campaignId', ${campaign.id}::text),
-        ${campaign.id}::uuid
+        ${campaign.id}::uuid, ${activeTraceparent()}::text
       from (select distinct b.user_id from bookings b join nights n on n.id = b.night_id where n.club_id = ${campaign.clubId}::uuid) r
       on conflict (dedup_key) do nothing
       returning id`,
@@ -92,7 +94,7 @@ export async function queueNightCancelled(
   const message = `${clubName} cancelled the night of ${night.startsAt.toISOString().slice(0, 10)}: ${reason}`;
   const rows = await executeRows(
     tx,
-    sql`insert into outbox (topic, dedup_key, payload)
+    sql`insert into outbox (topic, dedup_key, payload, trace_parent)
       select ${NOTIFICATION_TOPIC}, 'night-cancelled:' || ${night.id}::text || ':' || u.user_id,
         jsonb_build_object(
           'kind', 'NIGHT_CANCELLED',
@@ -100,7 +102,8 @@ export async function queueNightCancelled(
           'message', ${message}::text,
           'clubId', ${night.clubId}::text,
           'nightId', ${night.id}::text,
-          'reason', ${reason}::text)
+          'reason', ${reason}::text),
+        ${activeTraceparent()}::text
       from (select distinct unnest(${sql.param([...userIds])}::uuid[]) as user_id) u
       on conflict (dedup_key) do nothing
       returning id`,

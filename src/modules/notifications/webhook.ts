@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
+import { withTraceHeaders } from '../../platform/tracing.js';
 
 export const SIGNATURE_HEADER = 'nightgraph-signature';
 export const DELIVERY_HEADER = 'nightgraph-delivery';
@@ -39,13 +40,14 @@ export async function postWebhook(
     const response = await request(url, {
       method: 'POST',
       signal,
-      headers: {
+      // `traceparent`, with tracing on: the receiver's trace continues from this delivery.
+      headers: withTraceHeaders({
         'content-type': 'application/json',
         'user-agent': 'Nightgraph-Webhooks/1',
         [DELIVERY_HEADER]: delivery.id,
         [EVENT_HEADER]: delivery.event,
         [SIGNATURE_HEADER]: signature(secret, delivery.body),
-      },
+      }),
       body: delivery.body,
     });
     statusCode = response.statusCode;

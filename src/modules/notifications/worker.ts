@@ -7,6 +7,7 @@ import { anyId } from '../../db/any.js';
 import { outbox, webhooks, type OutboxRow, type Webhook } from '../../db/schema.js';
 import { groupBy } from '../../graphql/batch.js';
 import type { PubSub } from '../../platform/pubsub.js';
+import { failSpan, linkTo, withSpan } from '../../platform/tracing.js';
 import { NOTIFICATION_TOPIC, type NotificationPayload } from './producers.js';
 import { postWebhook } from './webhook.js';
 
@@ -80,11 +81,19 @@ interface Attempt {
  * Delivers one claimed batch with bounded parallelism and records the outcome of each
  * row under the batch's lease: delivered, due again after a backoff, or dead-letter
  * after `maxAttempts`. A row whose lease ran out meanwhile is left to its new holder.
+ * With tracing on, the batch is a span, and each row's delivery a span in it that links
+ * to the trace of the work that wrote the row (its `trace_parent`).
  */
 export async function deliverBatch(
   deps: OutboxDeps,
   batch: { token: string; rows: OutboxRow[] },
 ): Promise<Attempt[]> {
+  return withSpan('outbox deliver batch', { attributes: { 'messaging.system': 'nightgraph.outbox', 'messaging.batch.message_count': batch.rows.length } }, () =>
+    deliverClaimed(deps, batch),
+  );
+}
+
+async function deliverClaimed(deps: OutboxDeps, batch: { token: string; rows: OutboxRow[] }): Promise<Attempt[]> {
   const { db, pubsub, settings, metrics } = deps;
   const userIds = [...new Set(batch.rows.filter((r) => r.topic === NOTIFICATION_TOPIC).map((r) => (r.payload as NotificationPayload).userId))];
   const hooks = userIds.length === 0 ? new Map<string, Webhook[]>() : groupBy(await db.select().from(webhooks).where(anyId(webhooks.userId, userIds)), (w) => w.userId);
@@ -92,7 +101,7 @@ export async function deliverBatch(
 
   const attempts = await Promise.all(
     batch.rows.map((row) =>
-      limit(async (): Promise<Attempt> => {
+      limit(() => withSpan(`outbox deliver ${row.topic}`, { attributes: deliveryAttributes(row), links: linkTo(row.traceParent) }, async (span): Promise<Attempt> => {
         if (row.topic !== NOTIFICATION_TOPIC) return { row, reached: row.deliveredTo, error: `no deliverer for topic ${row.topic}` };
         const { userId, ...rest } = row.payload as NotificationPayload;
         const message: NotificationMessage = { id: String(row.id), ...rest, createdAt: row.createdAt.toISOString() };
@@ -122,8 +131,10 @@ export async function deliverBatch(
               }
             }),
         );
-        return errors.length === 0 ? { row, reached } : { row, reached, error: errors.join('; ') };
-      }),
+        if (errors.length === 0) return { row, reached };
+        if (span) failSpan(span, errors.join('; '));
+        return { row, reached, error: errors.join('; ') };
+      })),
     ),
   );
 
@@ -165,6 +176,17 @@ export async function deliverBatch(
   metrics?.rows('retried', failed.length - dead);
   metrics?.rows('dead', dead);
   return attempts;
+}
+
+/** What a delivery span says of its row: which, which attempt, and the targets reached before. */
+function deliveryAttributes(row: OutboxRow) {
+  return {
+    'messaging.system': 'nightgraph.outbox',
+    'messaging.destination.name': row.topic,
+    'messaging.message.id': String(row.id),
+    'nightgraph.outbox.attempt': row.attempts,
+    'nightgraph.outbox.reached_before': row.deliveredTo.length,
+  };
 }
 
 export interface OutboxWorkers {

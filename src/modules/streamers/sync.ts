@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import type { Database, Tx } from '../../db/client.js';
 import { streamers, wishlistItems, wishlistPriceChanges, type WishlistItem } from '../../db/schema.js';
 import { anyId } from '../../db/any.js';
+import { withSpan } from '../../platform/tracing.js';
 import { queueNotificationsForNewItems } from '../notifications/producers.js';
 import { fetchWishlist, SourceError, type SourceItem } from './source.js';
 
@@ -80,13 +81,29 @@ function leaseColumns(leaseSeconds: number, owner: string) {
 /**
  * Fetches the claimed streamer's wishlist and applies it, or records why it could not.
  * Every write checks the lease (the fencing token) under the streamer's row lock: once
- * the lease has run out, whatever this sync learned is dropped.
+ * the lease has run out, whatever this sync learned is dropped. With tracing on, a sync
+ * is a span (in the `syncStreamer` mutation's trace, or its own when the loop runs it),
+ * which the deliveries of the notifications it queues link to.
  */
 export async function syncClaimed(
   db: Database,
   claim: SyncClaim,
   settings: SyncSettings,
   fetch: (url: string) => Promise<SourceItem[]> = (url) => fetchWishlist(url, settings),
+): Promise<SyncOutcome> {
+  return withSpan('streamer sync', { attributes: { 'nightgraph.streamer.id': claim.id } }, async (span) => {
+    const outcome = await syncWithLease(db, claim, settings, fetch);
+    span?.setAttribute('nightgraph.sync.outcome', outcome.kind);
+    if (outcome.kind === 'synced') span?.setAttribute('nightgraph.sync.notified', outcome.notified);
+    return outcome;
+  });
+}
+
+async function syncWithLease(
+  db: Database,
+  claim: SyncClaim,
+  settings: SyncSettings,
+  fetch: (url: string) => Promise<SourceItem[]>,
 ): Promise<SyncOutcome> {
   let items: SourceItem[];
   try {

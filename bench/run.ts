@@ -9,6 +9,7 @@ import { probe, runLoad, type LoadResult } from './load.js';
 import { formatLine, formatRatio, formatSummaries, writeJson, writeResult, type LoadShape, type Measurement } from './report.js';
 import type { PreparedLoad, PreparedRun, PreparedScenario, Scenario, ServerVariant, StartedServer, Summary } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { startServer } from './server.js';
 
 const PROBES = 5;
@@ -215,15 +216,31 @@ async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
   }
   const start = (env: Record<string, string>, signal: AbortSignal, entry?: string) =>
     startServer({ databaseUrl: database.url, jwtSecret, env: { ...(redis && { REDIS_KEY_PREFIX: redis.prefix }), ...env }, signal, entry });
+  /** A server exporting its spans to a sink of its own; what the sink took is printed when it stops. */
+  const startTraced = async (env: Record<string, string>, signal: AbortSignal) => {
+    const sink = await startOtlpSink();
+    const server = await start({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint }, signal).catch(async (error: unknown) => {
+      await sink.close();
+      throw error;
+    });
+    return {
+      ...server,
+      async stop() {
+        await server.stop();
+        const taken = await sink.close();
+        log(`traced server exported ${taken.spans} spans in ${taken.exports} requests (${(taken.bytes / 1024 / 1024).toFixed(1)} MiB of OTLP JSON)`);
+      },
+    };
+  };
   return {
     databaseUrl: database.url,
     jwtSecret,
     variants: (scenario) =>
-      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop, floor }) => ({
+      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop, floor, traced }) => ({
         label,
         closedLoop,
         floor,
-        start: (signal) => start(env, signal, floor),
+        start: (signal) => (traced ? startTraced(env, signal) : start(env, signal, floor)),
       })),
     start,
   };

@@ -115,6 +115,8 @@ export interface ServerVariant {
   closedLoop?: boolean;
   /** A floor to run instead of the server (bench/floors/*): the first variant's figures are printed ÷ it. */
   floor?: string;
+  /** With OpenTelemetry tracing on, exporting every span to a local OTLP sink (bench/otlp-sink.ts). */
+  traced?: boolean;
 }
 
 /** A benchmark: one file under bench/scenarios/, listed in bench/scenarios/index.ts. */

@@ -30,6 +30,8 @@ export const nightTables: Scenario = {
     { label: 'naive', env: { LOADER_BATCHING: 'false' } },
     // The same statements by hand through postgres.js and node:http: the room left.
     { label: 'floor', env: {}, floor: 'bench/floors/night-tables.ts' },
+    // Tracing on: a span per request and per statement, exported over OTLP to a local sink.
+    { label: 'traced', env: { LOADER_BATCHING: 'true' }, traced: true },
   ],
 
   async prepare({ db, scale, tag, sign }) {

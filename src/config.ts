@@ -147,6 +147,20 @@ export const settings = {
     "how often an idle loop looks for due rows (commits that write rows also wake every instance's loops)",
   ),
   WEBHOOK_TIMEOUT_MS: setting(positiveInt, 5_000, 'bound on one webhook POST'),
+  TELEGRAM_BOT_TOKEN: optional(
+    z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'TELEGRAM_BOT_TOKEN is the token @BotFather gave, <bot id>:<secret>'),
+    'Telegram off',
+    'the bot that sends notifications to linked chats (with `TELEGRAM_BOT_USERNAME` and `TELEGRAM_WEBHOOK_SECRET`)',
+  ),
+  TELEGRAM_BOT_USERNAME: optional(z.string().regex(/^\w{5,64}$/, 'TELEGRAM_BOT_USERNAME is the bot\'s @name without the @'), '—', "the bot's username, for `https://t.me/<bot>?start=…` links"),
+  TELEGRAM_WEBHOOK_SECRET: optional(
+    z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, 'TELEGRAM_WEBHOOK_SECRET is 16–256 of A-Z a-z 0-9 _ -'),
+    '—',
+    "the `secret_token` given to `setWebhook`: `POST /telegram/webhook` takes only requests whose `X-Telegram-Bot-Api-Secret-Token` carries it",
+  ),
+  TELEGRAM_API_URL: setting(z.url(), 'https://api.telegram.org', 'the Bot API server'),
+  TELEGRAM_MAX_PER_SECOND: setting(positive, 30, 'messages per second the bot sends across all chats and instances (and 1 per second per chat)'),
+  TELEGRAM_TIMEOUT_MS: setting(positiveInt, 10_000, 'bound on one Bot API call'),
   GRAPHQL_INTROSPECTION: optional(flag, inProduction, 'schema introspection, on HTTP and WebSocket alike'),
   QUERY_MAX_DEPTH: setting(positiveInt, 10, 'deepest selection allowed'),
   QUERY_MAX_ALIASES: setting(nonNegativeInt, 15, 'aliases per document'),
@@ -288,6 +302,19 @@ function toConfig(e: ParsedEnv) {
       pollMs: e.OUTBOX_POLL_MS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
+    /** The Telegram channel; undefined (off) unless the bot's token, username and webhook secret are all set. */
+    telegram:
+      e.TELEGRAM_BOT_TOKEN && e.TELEGRAM_BOT_USERNAME && e.TELEGRAM_WEBHOOK_SECRET
+        ? {
+            token: e.TELEGRAM_BOT_TOKEN,
+            botId: e.TELEGRAM_BOT_TOKEN.split(':')[0]!,
+            username: e.TELEGRAM_BOT_USERNAME,
+            webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+            apiUrl: e.TELEGRAM_API_URL,
+            maxPerSecond: e.TELEGRAM_MAX_PER_SECOND,
+            timeoutMs: e.TELEGRAM_TIMEOUT_MS,
+          }
+        : undefined,
   };
 }
 
@@ -310,6 +337,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration: DATABASE_URL without REDIS_URL in production — several instances would not see each ' +
         "other's changes (live updates, caches, rate limits stay in one process). Set REDIS_URL, or SINGLE_INSTANCE=true if this is the only instance",
     );
+  }
+  const telegram = [e.TELEGRAM_BOT_TOKEN, e.TELEGRAM_BOT_USERNAME, e.TELEGRAM_WEBHOOK_SECRET].filter(Boolean).length;
+  if (telegram > 0 && telegram < 3) {
+    throw new Error('Invalid configuration: Telegram needs TELEGRAM_BOT_TOKEN, TELEGRAM_BOT_USERNAME and TELEGRAM_WEBHOOK_SECRET together (or none of them)');
   }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET && !e.JWT_JWKS_URL && !e.JWT_OIDC_ISSUER) {
     throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production, unless an identity provider signs the tokens (JWT_JWKS_URL or JWT_OIDC_ISSUER)');

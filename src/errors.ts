@@ -10,6 +10,8 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   HOLD_EXPIRED: 'HOLD_EXPIRED',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** A channel this server was not configured for (Telegram without its bot settings). */
+  NOT_CONFIGURED: 'NOT_CONFIGURED',
   RATE_LIMITED: 'RATE_LIMITED',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The database is busy, unreachable or did not answer in time: retry (HTTP 503 with Retry-After). */

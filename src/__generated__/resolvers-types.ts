@@ -330,6 +330,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   /** Anything unexpected; its details are in the server's logs, never in the answer. */
   | 'INTERNAL_SERVER_ERROR'
+  /** This server does not offer what was asked: a channel it was not configured for (Telegram without TELEGRAM_BOT_TOKEN, …). */
+  | 'NOT_CONFIGURED'
   /** The thing named does not exist (queries answer null instead). */
   | 'NOT_FOUND'
   /** The document is over the depth, alias, directive, token or cost limit (HTTP 400); nothing ran. */
@@ -458,6 +460,12 @@ export type Mutation = {
    * is over, or a table not of the night's club.
    */
   holdTable: Booking;
+  /**
+   * A one-time link to the bot for the signed-in user: opened in Telegram, its Start button
+   * links that chat, which then gets the user's notifications. Valid once, for 15 minutes.
+   * NOT_CONFIGURED on a server without a bot.
+   */
+  linkTelegram: TelegramLink;
   /** Seats a party at a table (staff of the club). Pass `bookingId` to seat that booking; without it, a walk-in. CONFLICT if the table is taken. */
   openTableSession: TableSession;
   /** Records money taken for an open session (staff of the club), in the club's currency. A replay with the same key returns the first deposit. */
@@ -501,6 +509,8 @@ export type Mutation = {
   syncStreamer: Streamer;
   /** Starts tracking a streamer (any signed-in user). Tracking twice is harmless. */
   trackStreamer: Streamer;
+  /** Unlinks the signed-in user's Telegram chat, as /stop in the chat does. False if none was linked. */
+  unlinkTelegram: Scalars['Boolean']['output'];
   /** Stops tracking a streamer. Untracking one not tracked is harmless. */
   untrackStreamer: Streamer;
   /** Renames a club or changes its time zone (its managers). */
@@ -1091,6 +1101,25 @@ export type TableState =
   | 'HELD'
   | 'SEATED';
 
+export type TelegramLink = {
+  __typename?: 'TelegramLink';
+  expiresAt: Scalars['DateTime']['output'];
+  /** https://t.me/<bot>?start=<one-time token> */
+  url: Scalars['String']['output'];
+};
+
+/** Where the user's notifications go in Telegram. */
+export type TelegramStatus = {
+  __typename?: 'TelegramStatus';
+  /** When Telegram said the user blocked the bot: nothing is sent since; linking again resumes. */
+  blockedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The chat's title, or the person's name for a private chat. */
+  chatTitle?: Maybe<Scalars['String']['output']>;
+  /** Whether a chat is linked and receiving: false when none is, or the user blocked the bot. */
+  linked: Scalars['Boolean']['output'];
+  linkedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
 export type TrackedStreamerConnection = {
   __typename?: 'TrackedStreamerConnection';
   edges: Array<TrackedStreamerEdge>;
@@ -1136,6 +1165,8 @@ export type User = {
   roles: Array<Role>;
   /** The token subject this user was created from: the user, and staff of a club they visit. */
   subject?: Maybe<Scalars['String']['output']>;
+  /** The user's Telegram chat, if linked (the user only). */
+  telegram?: Maybe<TelegramStatus>;
   /** Streamers this user tracks, most recently tracked first (the user only). */
   trackedStreamers?: Maybe<TrackedStreamerConnection>;
   /** The user's webhooks, oldest first (the user only). */
@@ -1408,6 +1439,8 @@ export type ResolversTypes = {
   TablePlacementInput: TablePlacementInput;
   TableSession: ResolverTypeWrapper<TableSessionRow>;
   TableState: TableState;
+  TelegramLink: ResolverTypeWrapper<TelegramLink>;
+  TelegramStatus: ResolverTypeWrapper<TelegramStatus>;
   TrackedStreamerConnection: ResolverTypeWrapper<Omit<TrackedStreamerConnection, 'edges'> & { edges: Array<ResolversTypes['TrackedStreamerEdge']> }>;
   TrackedStreamerEdge: ResolverTypeWrapper<Omit<TrackedStreamerEdge, 'node'> & { node: ResolversTypes['Streamer'] }>;
   UpdateClubInput: UpdateClubInput;
@@ -1503,6 +1536,8 @@ export type ResolversParentTypes = {
   TableAvailability: Omit<TableAvailability, 'table'> & { table: ResolversParentTypes['Table'] };
   TablePlacementInput: TablePlacementInput;
   TableSession: TableSessionRow;
+  TelegramLink: TelegramLink;
+  TelegramStatus: TelegramStatus;
   TrackedStreamerConnection: Omit<TrackedStreamerConnection, 'edges'> & { edges: Array<ResolversParentTypes['TrackedStreamerEdge']> };
   TrackedStreamerEdge: Omit<TrackedStreamerEdge, 'node'> & { node: ResolversParentTypes['Streamer'] };
   UpdateClubInput: UpdateClubInput;
@@ -1707,6 +1742,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   deleteWebhook?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteWebhookArgs, 'id'>>;
   endVoteSession?: Resolver<ResolversTypes['VoteSession'], ParentType, ContextType, RequireFields<MutationEndVoteSessionArgs, 'id'>>;
   holdTable?: Resolver<ResolversTypes['Booking'], ParentType, ContextType, RequireFields<MutationHoldTableArgs, 'input'>>;
+  linkTelegram?: Resolver<ResolversTypes['TelegramLink'], ParentType, ContextType>;
   openTableSession?: Resolver<ResolversTypes['TableSession'], ParentType, ContextType, RequireFields<MutationOpenTableSessionArgs, 'input'>>;
   recordDeposit?: Resolver<ResolversTypes['Deposit'], ParentType, ContextType, RequireFields<MutationRecordDepositArgs, 'input'>>;
   registerWebhook?: Resolver<ResolversTypes['WebhookRegistration'], ParentType, ContextType, Partial<MutationRegisterWebhookArgs>>;
@@ -1717,6 +1753,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   startVoteSession?: Resolver<ResolversTypes['VoteSession'], ParentType, ContextType, RequireFields<MutationStartVoteSessionArgs, 'input'>>;
   syncStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationSyncStreamerArgs, 'id'>>;
   trackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationTrackStreamerArgs, 'streamerId'>>;
+  unlinkTelegram?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   untrackStreamer?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType, RequireFields<MutationUntrackStreamerArgs, 'streamerId'>>;
   updateClub?: Resolver<ResolversTypes['Club'], ParentType, ContextType, RequireFields<MutationUpdateClubArgs, 'id' | 'input'>>;
   updateNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationUpdateNightArgs, 'id' | 'input'>>;
@@ -1892,6 +1929,18 @@ export type TableSessionResolvers<ContextType = Context, ParentType extends Reso
   table?: Resolver<ResolversTypes['Table'], ParentType, ContextType>;
 };
 
+export type TelegramLinkResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TelegramLink'] = ResolversParentTypes['TelegramLink']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TelegramStatusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TelegramStatus'] = ResolversParentTypes['TelegramStatus']> = {
+  blockedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  chatTitle?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  linked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  linkedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
 export type TrackedStreamerConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TrackedStreamerConnection'] = ResolversParentTypes['TrackedStreamerConnection']> = {
   edges?: Resolver<Array<ResolversTypes['TrackedStreamerEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
@@ -1909,6 +1958,7 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
   subject?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  telegram?: Resolver<Maybe<ResolversTypes['TelegramStatus']>, ParentType, ContextType>;
   trackedStreamers?: Resolver<Maybe<ResolversTypes['TrackedStreamerConnection']>, ParentType, ContextType, Partial<UserTrackedStreamersArgs>>;
   webhooks?: Resolver<Maybe<Array<ResolversTypes['Webhook']>>, ParentType, ContextType>;
 };
@@ -2034,6 +2084,8 @@ export type Resolvers<ContextType = Context> = {
   Table?: TableResolvers<ContextType>;
   TableAvailability?: TableAvailabilityResolvers<ContextType>;
   TableSession?: TableSessionResolvers<ContextType>;
+  TelegramLink?: TelegramLinkResolvers<ContextType>;
+  TelegramStatus?: TelegramStatusResolvers<ContextType>;
   TrackedStreamerConnection?: TrackedStreamerConnectionResolvers<ContextType>;
   TrackedStreamerEdge?: TrackedStreamerEdgeResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

@@ -9,4 +9,5 @@ export * from './schema/voting.js';
 export * from './schema/streamers.js';
 export * from './schema/notifications.js';
 export * from './schema/outbox.js';
+export * from './schema/telegram.js';
 export * from './schema/reports.js';

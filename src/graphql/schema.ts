@@ -10,6 +10,7 @@ import { reportResolvers } from '../modules/reports/resolvers.js';
 import { sessionResolvers } from '../modules/sessions/resolvers.js';
 import { staffResolvers } from '../modules/staff/resolvers.js';
 import { notificationResolvers } from '../modules/notifications/resolvers.js';
+import { telegramResolvers } from '../modules/telegram/resolvers.js';
 import { streamerResolvers } from '../modules/streamers/resolvers.js';
 import { userResolvers } from '../modules/users/resolvers.js';
 import { votingResolvers } from '../modules/voting/resolvers.js';
@@ -40,6 +41,7 @@ const moduleResolvers: Resolvers[] = [
   streamerResolvers,
   votingResolvers,
   notificationResolvers,
+  telegramResolvers,
   reportResolvers,
 ];
 

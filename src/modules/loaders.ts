@@ -8,6 +8,7 @@ import { createNotificationLoaders } from './notifications/loaders.js';
 import { createSessionLoaders } from './sessions/loaders.js';
 import { createStaffLoaders } from './staff/loaders.js';
 import { createStreamerLoaders } from './streamers/loaders.js';
+import { createTelegramLoaders } from './telegram/loaders.js';
 import { createUserLoaders } from './users/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
 import type { Memberships } from './staff/memberships.js';
@@ -32,6 +33,7 @@ const groups = [
   (d: LoaderDeps) => createVotingLoaders(d.db, d.options, d.voteResults),
   (d: LoaderDeps) => createUserLoaders(d.db, d.options),
   (d: LoaderDeps) => createNotificationLoaders(d.db, d.options),
+  (d: LoaderDeps) => createTelegramLoaders(d.db, d.options),
 ] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -9,6 +9,7 @@ import type { NotificationHub } from './notifications/hub.js';
 import type { NightReports } from './reports/store.js';
 import type { Memberships } from './staff/memberships.js';
 import type { SyncSettings } from './streamers/sync.js';
+import type { TelegramChannel } from './telegram/channel.js';
 import type { VoteResultsStore } from './voting/results-store.js';
 
 /**
@@ -33,4 +34,6 @@ export interface Scope {
   /** Wakes outbox workers after a commit; a user's live notifications. */
   notifications: NotificationHub;
   settings: { holdTtlSeconds: number; wishlistSync: SyncSettings };
+  /** The bot, when Telegram is configured. */
+  telegram: TelegramChannel | undefined;
 }

@@ -39,6 +39,10 @@ import { startFinalReports } from '../modules/reports/final.js';
 import { mayReadReports } from '../modules/reports/service.js';
 import { createMemberships } from '../modules/staff/memberships.js';
 import { createNightReports, FINAL_REPORT_KEY } from '../modules/reports/store.js';
+import { createBotApi } from '../modules/telegram/bot-api.js';
+import { createTelegramChannel } from '../modules/telegram/channel.js';
+import { markBlocked } from '../modules/telegram/service.js';
+import { createTelegramWebhook } from './telegram-webhook.js';
 
 const LIVE_RECONCILE_MS = 5_000;
 
@@ -90,7 +94,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       cleanups.push(() => handle.close());
       await migrate(handle);
 
-      const { pubsub: sharedPubSub, store: sharedStore, cache, redisClients, redisHealth, closeRedis } = await openSharedState(config, logger, (operation) =>
+      const { pubsub: sharedPubSub, store: sharedStore, cache, pacer, redisClients, redisHealth, closeRedis } = await openSharedState(config, logger, (operation) =>
         metrics.redisErrors.inc({ operation }),
       );
       // Counted for /metrics: pub/sub messages, and snapshot reads as cache hits and misses.
@@ -141,9 +145,27 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       cleanups.push(() => clearInterval(reconcile));
 
       const notifications = createNotificationHub(pubsub, (error) => logger.warn({ err: error }, 'could not wake outbox workers'));
+      const telegram = config.telegram
+        ? createTelegramChannel({
+            api: createBotApi({ apiUrl: config.telegram.apiUrl, token: config.telegram.token, timeoutMs: config.telegram.timeoutMs }),
+            botId: config.telegram.botId,
+            botUsername: config.telegram.username,
+            maxPerSecond: config.telegram.maxPerSecond,
+            pacer,
+            metrics: metrics.telegram,
+          })
+        : undefined;
+      if (telegram) metrics.watchTelegramPause(() => telegram.pausedFor());
       if (config.outbox.workers > 0) {
         const workers = startOutboxWorkers(
-          { db: handle.db, pubsub, settings: config.outbox, metrics: metrics.outbox, campaignsDelivered: (clubIds) => reports.changed(clubIds) },
+          {
+            db: handle.db,
+            pubsub,
+            settings: config.outbox,
+            metrics: metrics.outbox,
+            campaignsDelivered: (clubIds) => reports.changed(clubIds),
+            telegram: telegram && { channel: telegram, blocked: (userId, chatId) => markBlocked(handle.db, userId, chatId) },
+          },
           (error) => logger.warn({ err: error }, 'outbox delivery failed'),
         );
         cleanups.push(() => workers.stop());
@@ -215,6 +237,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           reports,
           notifications,
           settings,
+          telegram,
           sqlStats,
           availabilityVersions: new Map(),
           reportKeys: new Map(),
@@ -261,6 +284,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         createRequestListener({
           graphql: handleGraphQL,
           eventStream: eventStreams.handle,
+          telegramWebhook: telegram && config.telegram ? createTelegramWebhook({ db: handle.db, channel: telegram, secret: config.telegram.webhookSecret, logger }) : undefined,
           hallRoutes,
           readiness: { stopping: () => stopping !== undefined, database: handle, redisHealth },
           metrics,

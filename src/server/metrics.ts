@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PubSub } from '../platform/pubsub.js';
 import { observeStatements, type SqlStats } from '../platform/sql-stats.js';
 import type { VersionedStore } from '../platform/versioned-store.js';
+import type { DeliveryChannel, OutboxMetrics } from '../modules/notifications/worker.js';
+import type { PacedOutcome, TelegramMetrics } from '../modules/telegram/channel.js';
 
 /** Distinct operation names a process labels metrics with; later ones are counted as 'other'. */
 export const OPERATION_LABELS_MAX = 100;
@@ -158,6 +160,28 @@ export function createMetrics() {
   outboxGauge('nightgraph_outbox_lag_seconds', 'Age of the oldest outbox row still to deliver (0 when none)', (s) => s.lagSeconds);
   outboxGauge('nightgraph_outbox_dead', 'Outbox rows in dead-letter', (s) => s.dead);
 
+  const telegramSends = new Counter({
+    name: 'nightgraph_telegram_sends_total',
+    help: 'Telegram sendMessage calls by outcome (sent, rate_limited: 429, blocked: 403, rejected: other 4xx, unavailable: 5xx or network), and deferred: held back for the bot\'s or the chat\'s pace',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const telegramRetryAfter = new Histogram({
+    name: 'nightgraph_telegram_retry_after_seconds',
+    help: "The retry_after of Telegram's 429 answers",
+    buckets: [1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  let telegramPause: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: 'nightgraph_telegram_pause_seconds',
+    help: 'How long the bot stays paused by a 429, on every instance (0: sending)',
+    registers: [registry],
+    async collect() {
+      if (telegramPause) this.set((await telegramPause().catch(() => 0)) / 1000);
+    },
+  });
+
   const cacheLookup = (cache: string, outcome: 'hit' | 'miss') => cacheLookups.inc({ cache, outcome });
 
   return {
@@ -220,11 +244,19 @@ export function createMetrics() {
     rateLimited,
     redisErrors,
     outbox: {
-      delivered: (channel: 'live' | 'webhook', outcome: 'delivered' | 'failed', seconds: number) =>
+      delivered: (channel: DeliveryChannel, outcome: 'delivered' | 'failed' | 'given_up', seconds: number) =>
         deliveries.observe({ channel, outcome }, seconds),
-      rows: (outcome: 'processed' | 'retried' | 'dead', count: number) => {
+      rows: (outcome: 'processed' | 'retried' | 'dead' | 'deferred', count: number) => {
         if (count > 0) outboxRows.inc({ outcome }, count);
       },
+    } satisfies OutboxMetrics,
+    telegram: {
+      sent: (outcome: PacedOutcome['kind']) => telegramSends.inc({ outcome: outcome.replace('-', '_') }),
+      retryAfter: (seconds: number) => telegramRetryAfter.observe(seconds),
+    } satisfies TelegramMetrics,
+    /** Where the Telegram pause gauge reads from, at each scrape. */
+    watchTelegramPause(pausedForMs: () => Promise<number>) {
+      telegramPause = pausedForMs;
     },
     /** Where the outbox gauges read from, at each scrape. */
     watchOutbox(stats: typeof outboxStats) {

@@ -22,6 +22,8 @@ export interface RouteDeps {
   graphql: Route;
   /** Serves `/graphql/stream` (GraphQL over Server-Sent Events). */
   eventStream: Route;
+  /** Serves `/telegram/webhook` (updates from Telegram); undefined when Telegram is off. */
+  telegramWebhook?: Route | undefined;
   /** Tried for every other path; answers whether it took the request. */
   hallRoutes: ReturnType<typeof createHallRoutes>;
   readiness: Readiness;
@@ -34,10 +36,11 @@ export interface RouteDeps {
  * pages; anything else is a 404, and a route that fails is a 500 (or a cut connection once
  * its response has begun).
  */
-export function createRequestListener({ graphql, eventStream, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
+export function createRequestListener({ graphql, eventStream, telegramWebhook, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
   const routes: Record<string, Route> = {
     '/graphql': graphql,
     '/graphql/stream': eventStream,
+    ...(telegramWebhook && { '/telegram/webhook': telegramWebhook }),
     // Liveness: the process answers. Touches nothing else, so it answers at once even
     // with every database connection busy or PostgreSQL gone.
     '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),

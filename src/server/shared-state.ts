@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createMemoryCache, createRedisCache, type Cache } from '../platform/cache.js';
 import type { Logger } from '../platform/logger.js';
+import { createMemoryPacer, createRedisPacer, type Pacer } from '../platform/pacer.js';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../platform/pubsub.js';
 import { connectRedis, watchRedis, type RedisHealth, type RedisOperation } from '../platform/redis.js';
 import { createMemoryVersionedStore, createRedisVersionedStore, type VersionedStore } from '../platform/versioned-store.js';
@@ -10,6 +11,8 @@ export interface SharedState {
   pubsub: PubSub;
   cache: Cache;
   store: VersionedStore;
+  /** Paces sends to outside services (Telegram) across instances. */
+  pacer: Pacer;
   /** The commands connection first, then the subscriber; empty when embedded. */
   redisClients: Redis[];
   /** Undefined when embedded. */
@@ -30,6 +33,7 @@ export async function openSharedState(config: Config, logger: Logger, onRedisErr
       pubsub: createMemoryPubSub(),
       cache: createMemoryCache(),
       store: createMemoryVersionedStore(),
+      pacer: createMemoryPacer(),
       redisClients: [],
       redisHealth: undefined,
       closeRedis: async () => {},
@@ -45,6 +49,7 @@ export async function openSharedState(config: Config, logger: Logger, onRedisErr
     pubsub: createRedisPubSub(commands, subscriber, prefix, health.failed),
     cache: createRedisCache(commands, prefix, health.failed),
     store: createRedisVersionedStore(commands, prefix, health.failed),
+    pacer: createRedisPacer(commands, prefix, health.failed),
     redisClients: [commands, subscriber],
     redisHealth: health,
     async closeRedis() {

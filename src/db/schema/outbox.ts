@@ -18,8 +18,14 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     leaseToken: uuid('lease_token'),
     leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
-    /** Targets already reached (e.g. `live`, a webhook id): a retry skips them. */
+    /** Targets already reached (e.g. `live`, a webhook id, `telegram`): a retry skips them. */
     deliveredTo: text('delivered_to').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * Targets given up for good — the dead-letter of one target: it answered that it will
+     * never take this message (Telegram's 4xx other than 429). A retry skips them too, and
+     * `last_error` says why; the other targets are delivered as usual.
+     */
+    givenUp: text('given_up').array().notNull().default(sql`'{}'::text[]`),
     /** The campaign this row carries, for its progress counts. */
     campaignId: uuid('campaign_id').references(() => campaigns.id, { onDelete: 'cascade' }),
     processedAt: timestamp('processed_at', { withTimezone: true, precision: 3 }),

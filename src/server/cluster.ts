@@ -89,7 +89,9 @@ export function runClusterPrimary(config: Config, logger: Logger): void {
       if (slots.size === 0) finish();
       return;
     }
-    logger.error(exit, 'worker exited unexpectedly');
+    // Exit 0: it drained on a signal of its own (`kill -TERM <pid>` recycles one worker).
+    if (code === 0) logger.warn(exit, 'worker stopped on its own');
+    else logger.error(exit, 'worker exited unexpectedly');
     if (!everListened) {
       logger.fatal('a worker exited before any worker listened: the server cannot start; stopping');
       return stop(false);

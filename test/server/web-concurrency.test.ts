@@ -165,8 +165,8 @@ describe.skipIf(!realServers || !realRedis)(
       expect(answers.some((a) => a.at > signalledAt)).toBe(true);
       const exit = await server.exited;
       storage.proxy!.delay(0);
+      // Exit 0: every worker drained within SHUTDOWN_TIMEOUT_SECONDS (past it, a worker exits 1, and so does the primary).
       expect(exit).toMatchObject({ code: 0, signal: null });
-      expect(exit.at - signalledAt).toBeLessThan(10_000);
       await until('every dashboard to see the close', () => closes.filter((c) => c !== undefined).length === clients.length);
       expect(closes).toEqual([1001, 1001, 1001, 1001]);
       await Promise.all(clients.map((c) => c.client.dispose()));

@@ -46,6 +46,11 @@ const usage = `Usage: npm run bench -- <${scenarios.map((s) => s.name).join('|')
                     must be that server's database and JWT_SECRET its secret
   --naive-url URL   with --url: a second server, started with LOADER_BATCHING=false
                     (for availability: RESPONSE_CACHE=false)
+  --workers N[,M…]  server processes per server (WEB_CONCURRENCY; above 1 needs REDIS_URL).
+                    One count: every server the bench starts runs that many (floors stay
+                    one process). Several, e.g. 1,2: the scenario's first variant is
+                    measured once per count, side by side, with each count's req/s ÷ the
+                    first's (a scenario that runs itself uses the first count)
 
 Without --url the bench creates a database next to DATABASE_URL (default
 ${DEFAULT_ADMIN_URL}), starts the server twice per scenario (batched, then
@@ -63,6 +68,8 @@ interface Options extends Omit<LoadShape, 'connections'> {
   warmupS: number;
   url: string | undefined;
   naiveUrl: string | undefined;
+  /** WEB_CONCURRENCY of the servers the bench starts; several: compared side by side. Undefined: the server's default. */
+  workers: number[] | undefined;
 }
 
 /** A server to measure: started for the run, or one that is already running. */
@@ -70,6 +77,8 @@ interface Variant {
   label: string;
   closedLoop?: boolean;
   floor?: string;
+  /** Set when the variants compare server processes per server (`--workers 1,2`). */
+  workers?: number;
   start(signal: AbortSignal): Promise<StartedServer>;
 }
 
@@ -86,7 +95,7 @@ interface Target {
 }
 
 async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]): Promise<void> {
-  const target = options.url ? externalTarget(options) : await benchTarget(cleanups);
+  const target = options.url ? externalTarget(options) : await benchTarget(cleanups, options.workers);
 
   const handle = await openDatabase(benchDatabaseConfig(target.databaseUrl));
   cleanups.push(() => handle.close());
@@ -129,6 +138,12 @@ async function main(options: Options, signal: AbortSignal, cleanups: Cleanup[]):
       measured.push(measurement);
       console.log(formatLine(scenario.name, nameWidth, measurement, load));
       for (const line of formatSummaries(scenario.name, nameWidth, measurement)) console.log(line);
+    }
+    if (variants.some((v) => v.workers !== undefined)) {
+      // Each count ÷ the first; the result file holds the last count on top, the first beside it.
+      for (const later of measured.slice(1)) console.log(formatRatio(scenario.name, nameWidth, later, measured[0]!, shape.rate !== undefined));
+      log(`wrote ${await writeResult(scenario.name, shape, measured.at(-1)!, measured[0])}`);
+      continue;
     }
     const [first, second] = measured;
     // A rate-limited run is slower than a closed-loop one by design: no ratio between them.
@@ -197,8 +212,11 @@ async function runItself(scenario: Scenario, ready: PreparedRun, target: Target,
   log(`wrote ${file}`);
 }
 
-/** A database of our own, dropped at the end, and the server started on it once per variant. */
-async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
+/**
+ * A database of our own, dropped at the end, and the server started on it once per
+ * variant; with `workers`, as that many processes (one count), or once per count.
+ */
+async function benchTarget(cleanups: Cleanup[], workers: number[] | undefined): Promise<Target> {
   const database = await createBenchDatabase(process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL);
   cleanups.push(async () => {
     await database.drop();
@@ -214,6 +232,7 @@ async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
     cleanups.push(async () => log(`deleted ${await redis.drop()} Redis keys under ${redis.prefix}`));
     log(`servers use Redis ${redisUrl} under ${redis.prefix}`);
   }
+  const processes = (count: number | undefined): Record<string, string> => (count === undefined ? {} : { WEB_CONCURRENCY: String(count) });
   const start = (env: Record<string, string>, signal: AbortSignal, entry?: string) =>
     startServer({ databaseUrl: database.url, jwtSecret, env: { ...(redis && { REDIS_KEY_PREFIX: redis.prefix }), ...env }, signal, entry });
   /** A server exporting its spans to a sink of its own; what the sink took is printed when it stops. */
@@ -232,17 +251,30 @@ async function benchTarget(cleanups: Cleanup[]): Promise<Target> {
       },
     };
   };
+  const [firstCount] = workers ?? [];
   return {
     databaseUrl: database.url,
     jwtSecret,
-    variants: (scenario) =>
-      (scenario.variants ?? DEFAULT_VARIANTS).map(({ label, env, closedLoop, floor, traced }) => ({
+    variants(scenario) {
+      const all = scenario.variants ?? DEFAULT_VARIANTS;
+      if (workers && workers.length > 1) {
+        const { label, env } = all.find((v) => !v.floor && !v.closedLoop) ?? all[0]!;
+        return workers.map((count) => ({
+          label: `${label}-${count}w`,
+          workers: count,
+          start: (signal: AbortSignal) => start({ ...env, ...processes(count) }, signal),
+        }));
+      }
+      return all.map(({ label, env, closedLoop, floor, traced }) => ({
         label,
         closedLoop,
         floor,
-        start: (signal) => (traced ? startTraced(env, signal) : start(env, signal, floor)),
-      })),
-    start,
+        // A floor is another program: one process whatever --workers says.
+        start: (signal) =>
+          traced ? startTraced({ ...env, ...processes(firstCount) }, signal) : start(floor ? env : { ...env, ...processes(firstCount) }, signal, floor),
+      }));
+    },
+    start: (env, signal) => start({ ...processes(firstCount), ...env }, signal),
   };
 }
 
@@ -301,6 +333,7 @@ function parseOptions(argv: string[]): Options {
       scale: { type: 'string' },
       url: { type: 'string' },
       'naive-url': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -310,6 +343,11 @@ function parseOptions(argv: string[]): Options {
   const selected = name === 'all' ? scenarios : scenarios.filter((s) => s.name === name);
   if (selected.length === 0) throw new UsageError(`unknown scenario "${name}"`);
   if (values['naive-url'] && !values.url) throw new UsageError('--naive-url needs --url');
+  const workers = values.workers?.split(',').map((count) => number('workers', count.trim(), 1, { integer: true, min: 1 }));
+  if (workers && values.url) throw new UsageError('--workers sets how the bench starts its servers; a server given with --url runs as it was started');
+  if (workers?.some((count) => count > 1) && !process.env.REDIS_URL) {
+    throw new UsageError('--workers above 1 needs REDIS_URL: the server refuses several processes without Redis (their pub/sub goes through it)');
+  }
   return {
     scenarios: selected,
     connections:
@@ -320,6 +358,7 @@ function parseOptions(argv: string[]): Options {
     scale: number('scale', values.scale, 1, { integer: false, min: 0.1 }),
     url: values.url,
     naiveUrl: values['naive-url'],
+    workers,
   };
 }
 

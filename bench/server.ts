@@ -73,6 +73,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady(`${base}/readyz`, exited, options.signal);
+    const workers = Number(options.env.WEB_CONCURRENCY ?? 1);
+    if (workers > 1) await waitForWorkers(base, workers, exited, options.signal);
   } catch (error) {
     await stop();
     throw error;
@@ -96,6 +98,29 @@ async function waitUntilReady(readyUrl: string, exited: Promise<string>, signal:
     await sleep(200);
   }
   throw new Error(`the server was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/**
+ * Until every one of `workers` processes listens. The load's connections are opened once
+ * and kept, and the primary hands each to a worker that is listening then: opened while
+ * only the first was up, they would all stay on it.
+ */
+async function waitForWorkers(base: string, workers: number, exited: Promise<string>, signal: AbortSignal): Promise<void> {
+  let exitedWith: string | undefined;
+  void exited.then((how) => (exitedWith = how));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    if (exitedWith) throw new Error(`the server exited (${exitedWith}) before its ${workers} workers listened`);
+    try {
+      const metrics = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(3_000) })).text();
+      if (metrics.split('\n').includes(`nightgraph_cluster_workers ${workers}`)) return;
+    } catch {
+      // A scrape handed to a worker as it started; try again.
+    }
+    await sleep(200);
+  }
+  throw new Error(`the server's ${workers} workers were not all listening within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
 function forwardOutput(...streams: NodeJS.ReadableStream[]): void {

@@ -37,6 +37,11 @@ const inProduction = '`true`, `false` in production';
  */
 export const settings = {
   PORT: setting(z.coerce.number().int().min(0).max(65535), 4000, 'HTTP and WebSocket port'),
+  WEB_CONCURRENCY: setting(
+    positiveInt,
+    1,
+    'server processes on this host, sharing `PORT` (node:cluster); above 1 only with `DATABASE_URL` and `REDIS_URL`',
+  ),
   HOST: setting(z.string(), '0.0.0.0', 'interface to listen on'),
   PUBLIC_URL: optional(z.url(), '`http://localhost:<port>`', 'base URL printed at start'),
   NODE_ENV: setting(
@@ -222,6 +227,8 @@ function toConfig(e: ParsedEnv) {
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
+    /** Worker processes sharing the port; 1 runs the server in this process, with no cluster primary. */
+    webConcurrency: e.WEB_CONCURRENCY,
     /** Base URL printed at start-up; defaults to http://localhost:<port>. */
     publicUrl: e.PUBLIC_URL,
     database,
@@ -341,6 +348,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const telegram = [e.TELEGRAM_BOT_TOKEN, e.TELEGRAM_BOT_USERNAME, e.TELEGRAM_WEBHOOK_SECRET].filter(Boolean).length;
   if (telegram > 0 && telegram < 3) {
     throw new Error('Invalid configuration: Telegram needs TELEGRAM_BOT_TOKEN, TELEGRAM_BOT_USERNAME and TELEGRAM_WEBHOOK_SECRET together (or none of them)');
+  }
+  if (e.WEB_CONCURRENCY > 1 && (!e.DATABASE_URL || !e.REDIS_URL)) {
+    const missing = [!e.DATABASE_URL && 'DATABASE_URL', !e.REDIS_URL && 'REDIS_URL'].filter(Boolean).join(' and ');
+    throw new Error(
+      `Invalid configuration: WEB_CONCURRENCY=${e.WEB_CONCURRENCY} needs DATABASE_URL and REDIS_URL, and ${missing} ${missing.includes(' and ') ? 'are' : 'is'} not set — ` +
+        'the embedded database (PGlite) is a file only one process may open, and in-process pub/sub would not carry one ' +
+        "worker's changes to another worker's subscribers. Set both, or leave WEB_CONCURRENCY unset (one process)",
+    );
   }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET && !e.JWT_JWKS_URL && !e.JWT_OIDC_ISSUER) {
     throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production, unless an identity provider signs the tokens (JWT_JWKS_URL or JWT_OIDC_ISSUER)');

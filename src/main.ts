@@ -1,47 +1,38 @@
+import cluster from 'node:cluster';
 import { loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { startTracing } from './platform/tracing.js';
 import { createApp } from './server/app.js';
-import { demoTokens } from './cli/demo-tokens.js';
+import { runClusterPrimary } from './server/cluster.js';
+import { joinCluster } from './server/cluster-worker.js';
+import { FORCED_EXIT_GRACE_MS } from './server/shutdown.js';
+import { startBanner } from './cli/start-banner.js';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel);
-// Before the app, so that its Redis connections and first requests are traced.
-const tracing = startTracing(config.tracing);
-const app = createApp(config, { logger });
-const running = await app.start();
 
-if (config.env !== 'production') {
-  const lines = [
-    '',
-    `  Nightgraph is running: ${running.url}`,
-    `  Open it in a browser for Apollo Sandbox. Database: ${running.dbKind}${config.redis ? ' + Redis' : ' (embedded)'}.`,
-    '',
-  ];
-  if (running.tokens.signs) {
-    const tokens = await demoTokens(running.tokens);
-    lines.push(
-      '  Demo tokens (send as "Authorization: Bearer <token>"):',
-      ...Object.entries(tokens).map(([role, token]) => `    ${role.padEnd(8)} ${token}`),
-      '',
-    );
-  } else {
-    lines.push('  Bearer tokens come from the identity provider (JWT_JWKS_URL or JWT_OIDC_ISSUER).', '');
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
+if (config.webConcurrency > 1 && cluster.isPrimary) {
+  // WEB_CONCURRENCY workers, each running this file as the branch below.
+  runClusterPrimary(config, createLogger(config.logLevel));
+} else {
+  // Undefined when this is the only process: no primary to hear from or report to.
+  const worker = joinCluster();
+  const logger = worker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
+  // Before the app, so that its Redis connections and first requests are traced; one SDK per process.
+  const tracing = startTracing(config.tracing);
+  const app = createApp(config, { logger, exposeMetrics: worker?.exposeMetrics });
+  const running = await app.start();
 
-/** Beyond SHUTDOWN_TIMEOUT_SECONDS, the time `stop` may take to cut off what overran it. */
-const FORCED_EXIT_GRACE_MS = 1_000;
+  const banner = await startBanner(config, running);
+  if (banner && worker) worker.announce(banner);
+  else if (banner) process.stdout.write(banner);
 
-// The first SIGINT or SIGTERM stops gracefully within SHUTDOWN_TIMEOUT_SECONDS (exit 0, or 1
-// if something had to be cut off); a second one ends the process at once.
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (stopping) process.exit(1);
+  // The first SIGINT or SIGTERM (or, in a worker, the primary's word) stops gracefully within
+  // SHUTDOWN_TIMEOUT_SECONDS (exit 0, or 1 if something had to be cut off); a second signal
+  // ends the process at once.
+  let stopping = false;
+  const stop = (why: Record<string, string>) => {
     stopping = true;
-    logger.info({ signal, timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutting down');
+    logger.info({ ...why, timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutting down');
     // The bound holds even if something ignores it.
     setTimeout(() => {
       logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown did not finish in time; exiting');
@@ -58,5 +49,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         logger.error({ err: error }, 'shutdown did not finish cleanly');
         process.exit(1);
       });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) process.exit(1);
+      stop({ signal });
+    });
+  }
+  worker?.onStopRequest((reason) => {
+    if (!stopping) stop({ reason });
   });
 }

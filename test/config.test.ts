@@ -65,6 +65,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://db/x' })).not.toThrow();
   });
 
+  it('runs several processes per host only on PostgreSQL and Redis, naming what is missing and why', () => {
+    expect(loadConfig({}).webConcurrency).toBe(1);
+    expect(() => loadConfig({ WEB_CONCURRENCY: '2' })).toThrow(
+      /WEB_CONCURRENCY=2 needs DATABASE_URL and REDIS_URL, and DATABASE_URL and REDIS_URL are not set.*PGlite.*only one process/,
+    );
+    expect(() => loadConfig({ WEB_CONCURRENCY: '2', DATABASE_URL: 'postgres://db/x' })).toThrow(/REDIS_URL is not set.*in-process pub\/sub/);
+    expect(loadConfig({ WEB_CONCURRENCY: '2', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379' }).webConcurrency).toBe(2);
+    // One process is always allowed, embedded included.
+    expect(loadConfig({ WEB_CONCURRENCY: '1' }).webConcurrency).toBe(1);
+    expect(() => loadConfig({ WEB_CONCURRENCY: '0' })).toThrow(/WEB_CONCURRENCY/);
+  });
+
   it('names every invalid variable', () => {
     expect(() => loadConfig({ PORT: 'eighty', JWT_SECRET: 'short' })).toThrow(/PORT.*JWT_SECRET|JWT_SECRET.*PORT/);
   });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
@@ -163,8 +163,9 @@ function problemOf(error: unknown): string {
 }
 
 /**
- * The configured secret, or in embedded mode one generated on first start and kept in
- * `<dataDir>/jwt-secret` so tokens survive restarts. `warn` is told when that happens.
+ * The configured secret, or one generated on first start and kept in `<dataDir>/jwt-secret`
+ * so tokens survive restarts. `warn` is told when that happens. Processes starting together
+ * on one data directory (WEB_CONCURRENCY workers) all answer the same secret.
  */
 export function resolveJwtSecret(configured: string | undefined, dataDir: string, warn: (msg: string) => void): string {
   if (configured) return configured;
@@ -174,7 +175,20 @@ export function resolveJwtSecret(configured: string | undefined, dataDir: string
   } catch {
     mkdirSync(dataDir, { recursive: true });
     const secret = randomBytes(32).toString('base64url');
-    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+    // Written in full under a name of this process's own, then linked into place: the link
+    // fails if another process's secret got there first, and that one is then everyone's.
+    // (Writing the file directly could let another process read it half written, or
+    // overwrite it after a third had read it, and tokens would verify on one process only.)
+    const draft = `${file}.${process.pid}`;
+    writeFileSync(draft, `${secret}\n`, { mode: 0o600 });
+    try {
+      linkSync(draft, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return readFileSync(file, 'utf8').trim();
+    } finally {
+      rmSync(draft, { force: true });
+    }
     warn(`JWT_SECRET is not set: generated one in ${file}. Set JWT_SECRET in production.`);
     return secret;
   }

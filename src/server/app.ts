@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
@@ -31,7 +32,7 @@ import { createEventStreams } from './event-stream.js';
 import { createMultipartSubscriptions } from './multipart-subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type MetricsExposition } from './metrics.js';
 import { createRequestListener } from './routes.js';
 import { openSharedState } from './shared-state.js';
 import { shutDown, type Cleanup } from './shutdown.js';
@@ -48,6 +49,11 @@ const LIVE_RECONCILE_MS = 5_000;
 
 export interface AppDeps {
   logger?: Logger;
+  /**
+   * What `/metrics` answers, given this app's registry: by default that registry; in a
+   * WEB_CONCURRENCY worker, every worker's on the host (`exposeHostMetrics`).
+   */
+  exposeMetrics?: (registry: Registry) => MetricsExposition;
 }
 
 /** A running server and the parts tests and tools reach into. */
@@ -287,7 +293,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           telegramWebhook: telegram && config.telegram ? createTelegramWebhook({ db: handle.db, channel: telegram, secret: config.telegram.webhookSecret, logger }) : undefined,
           hallRoutes,
           readiness: { stopping: () => stopping !== undefined, database: handle, redisHealth },
-          metrics,
+          metrics: deps.exposeMetrics?.(metrics.registry) ?? metrics.registry,
           logger,
         }),
       );

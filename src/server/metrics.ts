@@ -11,7 +11,17 @@ const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 
 export type RequestOutcome = 'ok' | 'error' | 'rejected';
 
-/** The app's Prometheus metrics, on a registry of its own (several apps may share a process). */
+/** What `/metrics` answers: one app's registry, or a whole host's workers (host-metrics.ts). */
+export interface MetricsExposition {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/**
+ * The app's Prometheus metrics, on a registry of its own (several apps may share a process).
+ * With WEB_CONCURRENCY workers, /metrics adds up every worker's (host-metrics.ts): each
+ * metric's `aggregator` says how, and is `sum` (prom-client's default) unless set here.
+ */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nightgraph_' });
@@ -118,6 +128,8 @@ export function createMetrics() {
   new Gauge({
     name: 'nightgraph_subscriptions_active',
     help: 'GraphQL subscriptions currently running over WebSocket on this instance',
+    // Across workers: the host's subscriptions.
+    aggregator: 'sum',
     registers: [registry],
     collect() {
       this.set(activeSubscriptions?.() ?? 0);
@@ -128,6 +140,8 @@ export function createMetrics() {
     new Gauge({
       name,
       help,
+      // Each worker has a pool of its own: across workers, the host's connections to PostgreSQL.
+      aggregator: 'sum',
       registers: [registry],
       collect() {
         const stats = poolStats?.();
@@ -150,6 +164,9 @@ export function createMetrics() {
     new Gauge({
       name,
       help,
+      // Every worker reads the same table at each scrape: a sum would count each row once per
+      // worker. Their reads of the one value differ only by what changed between them.
+      aggregator: 'max',
       registers: [registry],
       async collect() {
         const stats = await readOutbox();
@@ -176,6 +193,8 @@ export function createMetrics() {
   new Gauge({
     name: 'nightgraph_telegram_pause_seconds',
     help: 'How long the bot stays paused by a 429, on every instance (0: sending)',
+    // Every worker reads the same shared pause.
+    aggregator: 'max',
     registers: [registry],
     async collect() {
       if (telegramPause) this.set((await telegramPause().catch(() => 0)) / 1000);

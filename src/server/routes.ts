@@ -3,7 +3,7 @@ import type { DatabaseHandle } from '../db/client.js';
 import type { Logger } from '../platform/logger.js';
 import type { RedisHealth } from '../platform/redis.js';
 import type { createHallRoutes } from './hall-routes.js';
-import type { Metrics } from './metrics.js';
+import type { MetricsExposition } from './metrics.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -27,7 +27,8 @@ export interface RouteDeps {
   /** Tried for every other path; answers whether it took the request. */
   hallRoutes: ReturnType<typeof createHallRoutes>;
   readiness: Readiness;
-  metrics: Pick<Metrics, 'registry'>;
+  /** What `/metrics` answers. */
+  metrics: MetricsExposition;
   logger: Logger;
 }
 
@@ -61,8 +62,9 @@ export function createRequestListener({ graphql, eventStream, telegramWebhook, h
       }
     },
     '/metrics': async (_req, res) => {
-      res.setHeader('content-type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
+      const text = await metrics.metrics();
+      res.setHeader('content-type', metrics.contentType);
+      res.end(text);
     },
   };
 

@@ -1,6 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../platform/logger.js';
 
+/** Beyond SHUTDOWN_TIMEOUT_SECONDS, the time `stop` may take to cut off what overran it before the process exits anyway. */
+export const FORCED_EXIT_GRACE_MS = 1_000;
+
 /** Undoes one step of starting up: stops a loop, closes a connection. */
 export type Cleanup = () => Promise<unknown> | unknown;
 

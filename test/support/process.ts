@@ -35,9 +35,10 @@ async function freePort(): Promise<number> {
 
 /**
  * Starts `npm start`'s entry point as a separate process — another instance, as a load
- * balancer would run it — and waits until it is ready.
+ * balancer would run it — and waits until it is ready. A variable given as undefined is
+ * left out of its environment.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string | undefined>): Promise<ServerProcess> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,

@@ -11,6 +11,7 @@ import type { KnownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
 import { readGraphQLBody } from './request-body.js';
+import type { DocumentRequest, TrustedDocuments } from './trusted-documents.js';
 
 
 export interface GraphQLHttpOptions {
@@ -29,6 +30,8 @@ export interface GraphQLHttpOptions {
   /** The reports service's rule (reports/service.ts), for report reads served from the response cache. */
   mayReadReports(scope: Context, clubId: string): Promise<boolean>;
   sqlStatsInExtensions: boolean;
+  /** Decides which documents run, before anything else looks at the request; absent when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
   /** Takes the POSTs that ask for a stream of results (multipart subscriptions). */
   streams?: {
     takes(req: IncomingMessage, body: unknown): boolean;
@@ -45,10 +48,29 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     const started = performance.now();
     const contentType = req.headers['content-type'];
     let body: unknown;
+    let search = new URL(req.url ?? '/', 'http://localhost').search;
     if (req.method === 'POST') {
       const read = await readGraphQLBody(req, options.maxBodyBytes);
       if (read.kind === 'refused') return sendError(res, read.status, read.message);
       body = read.body;
+    }
+    if (options.trusted) {
+      // Before the response cache, the known-operations path and Apollo: nothing parses a document the policy refuses.
+      // A POST body that is no JSON object is Apollo's to refuse; a GET carries its request in the URL.
+      const request = req.method === 'POST' ? (isPlainObject(body) ? (body as DocumentRequest) : undefined) : requestOfSearch(search);
+      const verdict = request && options.trusted.check(request, 'http');
+      if (verdict?.kind === 'refused') {
+        scope.outcome = 'rejected';
+        // Apollo's own answer to an unknown persisted query is never cached either.
+        if (verdict.status === 200) res.setHeader('cache-control', 'private, no-cache, must-revalidate');
+        return sendJsonError(res, verdict.status, { message: verdict.error.message, extensions: { code: verdict.error.code } });
+      }
+      if (verdict && verdict.request !== request) {
+        if (req.method === 'POST') body = verdict.request;
+        else search = searchOf(search, verdict.request);
+      }
+    }
+    if (req.method === 'POST') {
       if (options.streams?.takes(req, body)) {
         scope.streamed = true;
         return options.streams.serve(req, res, body);
@@ -75,7 +97,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
         httpGraphQLRequest: {
           method: req.method?.toUpperCase() ?? 'GET',
           headers: headerMapOf(req),
-          search: new URL(req.url ?? '/', 'http://localhost').search,
+          search,
           body,
         },
         context: contextOnce,
@@ -151,6 +173,36 @@ function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: 
       if (!scope.streamed) metrics.requestServed({ operation: scope.operation, outcome, seconds: (performance.now() - started) / 1000, sql: scope.sql });
     }
   };
+}
+
+/** A GET's request, as its URL carries it (Apollo's GET parameters and the persisted documents' `documentId`). */
+function requestOfSearch(search: string): DocumentRequest {
+  const params = new URLSearchParams(search);
+  const request: DocumentRequest = {};
+  for (const name of ['query', 'operationName', 'documentId']) {
+    const value = params.get(name);
+    if (value !== null) request[name] = value;
+  }
+  const extensions = params.get('extensions');
+  if (extensions !== null) {
+    try {
+      request.extensions = JSON.parse(extensions);
+    } catch {
+      // Names no document; Apollo refuses the JSON itself.
+      request.extensions = extensions;
+    }
+  }
+  return request;
+}
+
+/** `search` with the resolved request's document in `query`, and without the id that named it. */
+function searchOf(search: string, resolved: DocumentRequest): string {
+  const params = new URLSearchParams(search);
+  params.set('query', resolved.query as string);
+  params.delete('documentId');
+  if (resolved.extensions === undefined) params.delete('extensions');
+  else params.set('extensions', JSON.stringify(resolved.extensions));
+  return `?${params}`;
 }
 
 function headerMapOf(req: IncomingMessage): HeaderMap {

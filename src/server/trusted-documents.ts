@@ -13,6 +13,8 @@ const SHA256_ID_PREFIX = 'sha256:';
 const LOGGED_KEPT = 1_000;
 /** Ids and operation names are the client's: log lines carry at most this much of them. */
 const LOGGED_CHARS = 100;
+/** The name of a text's first operation, read off its first tokens for the log line (nothing is parsed). */
+const FIRST_OPERATION_NAME = /^(?:[\s,\ufeff]|#[^\n\r]*)*(?:query|mutation|subscription)[\s,]+([_A-Za-z][_0-9A-Za-z]*)/;
 
 export type TrustedDocumentsMode = 'off' | 'log' | 'enforce';
 /** Where a request came in, for the metric and the log line. */
@@ -115,7 +117,8 @@ export function createTrustedDocuments({ mode, manifest, metrics, logger }: Trus
     if (!logged.has(key)) {
       if (logged.size >= LOGGED_KEPT) logged.delete(logged.values().next().value!);
       logged.add(key);
-      const operationName = typeof request.operationName === 'string' ? request.operationName.slice(0, LOGGED_CHARS) : undefined;
+      const named = typeof request.operationName === 'string' ? request.operationName : undefined;
+      const operationName = (named ?? (typeof request.query === 'string' ? FIRST_OPERATION_NAME.exec(request.query)?.[1] : undefined))?.slice(0, LOGGED_CHARS);
       const line = { transport, document, operationName, ...(document === 'unknown_id' ? { documentId: key.slice(0, LOGGED_CHARS) } : { textId: key }) };
       if (mode === 'enforce') logger.info(line, 'refused a document that is not in the trusted-documents manifest');
       else logger.warn(line, 'ran a document that is not in the trusted-documents manifest');

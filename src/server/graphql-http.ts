@@ -48,7 +48,9 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     const started = performance.now();
     const contentType = req.headers['content-type'];
     let body: unknown;
-    let search = new URL(req.url ?? '/', 'http://localhost').search;
+    /** The URL's query string as Apollo is to read it: rewritten when a GET named a trusted document by id. */
+    let search: string | undefined;
+    const searchOfUrl = () => new URL(req.url ?? '/', 'http://localhost').search;
     if (req.method === 'POST') {
       const read = await readGraphQLBody(req, options.maxBodyBytes);
       if (read.kind === 'refused') return sendError(res, read.status, read.message);
@@ -57,7 +59,8 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     if (options.trusted) {
       // Before the response cache, the known-operations path and Apollo: nothing parses a document the policy refuses.
       // A POST body that is no JSON object is Apollo's to refuse; a GET carries its request in the URL.
-      const request = req.method === 'POST' ? (isPlainObject(body) ? (body as DocumentRequest) : undefined) : requestOfSearch(search);
+      const urlSearch = req.method === 'POST' ? undefined : searchOfUrl();
+      const request = urlSearch !== undefined ? requestOfSearch(urlSearch) : isPlainObject(body) ? (body as DocumentRequest) : undefined;
       const verdict = request && options.trusted.check(request, 'http');
       if (verdict?.kind === 'refused') {
         scope.outcome = 'rejected';
@@ -66,15 +69,13 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
         return sendJsonError(res, verdict.status, { message: verdict.error.message, extensions: { code: verdict.error.code } });
       }
       if (verdict && verdict.request !== request) {
-        if (req.method === 'POST') body = verdict.request;
-        else search = searchOf(search, verdict.request);
+        if (urlSearch === undefined) body = verdict.request;
+        else search = searchOf(urlSearch, verdict.request);
       }
     }
-    if (req.method === 'POST') {
-      if (options.streams?.takes(req, body)) {
-        scope.streamed = true;
-        return options.streams.serve(req, res, body);
-      }
+    if (req.method === 'POST' && options.streams?.takes(req, body)) {
+      scope.streamed = true;
+      return options.streams.serve(req, res, body);
     }
 
     const sqlStats = (scope.sql = newSqlStats());
@@ -97,7 +98,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
         httpGraphQLRequest: {
           method: req.method?.toUpperCase() ?? 'GET',
           headers: headerMapOf(req),
-          search,
+          search: search ?? searchOfUrl(),
           body,
         },
         context: contextOnce,

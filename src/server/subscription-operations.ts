@@ -55,7 +55,8 @@ export interface OperationRequest {
 
 /**
  * What every streaming transport — graphql-ws, graphql-sse, multipart HTTP — does with an
- * operation, so that each gets the same rules: the token's expiry, the same validation and
+ * operation, so that each gets the same rules: the token's expiry, the trusted-documents
+ * policy (before anything parses the document), the same validation and
  * introspection policy as HTTP, the cost limit and the rate budget, errors from the closed
  * set with internals masked, and the shared execution of public subscriptions (one
  * execution and one serialization per event per document, whatever the transports of its

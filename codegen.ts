@@ -1,6 +1,9 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { addTypenameSelectionDocumentTransform } from '@graphql-codegen/client-preset';
 
 // Typed resolvers from schema.graphql; a resolver's parent is the internal (Drizzle row) type.
+// Typed documents for clients from src/client/operations/, with the persisted-documents
+// manifest (document id → text) the server's TRUSTED_DOCUMENTS policy reads.
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   generates: {
@@ -43,6 +46,27 @@ const config: CodegenConfig = {
           Vote: '../db/schema.js#Vote',
           VoteResult: '../modules/voting/results.js#VoteResultModel',
         },
+      },
+    },
+    'src/__generated__/client/': {
+      documents: 'src/client/operations/*.graphql',
+      preset: 'client',
+      presetConfig: {
+        // No React components to hand fragments to: results are typed in full.
+        fragmentMasking: false,
+        // The documents keep their definitions (Apollo Client's cache reads them) and carry
+        // their id in `__meta__.hash`: `sha256:` + the hex SHA-256 of the text in the manifest.
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
+      // Apollo Client asks for __typename in every selection (its cache normalizes by it), so
+      // the manifest's documents do too: the server runs exactly what the client would send.
+      documentTransforms: [addTypenameSelectionDocumentTransform],
+      config: {
+        useTypeImports: true,
+        enumType: 'string-literal',
+        // ESM: relative imports of the generated files name their .js file.
+        emitLegacyCommonJSImports: false,
+        scalars: { DateTime: 'string', SafeInt: 'number' },
       },
     },
   },

@@ -185,6 +185,16 @@ export const settings = {
     'true',
     "automatic persisted queries (Apollo's protocol); the hashes live in Redis when configured",
   ),
+  TRUSTED_DOCUMENTS: setting(
+    z.enum(['off', 'log', 'enforce']),
+    'off',
+    '`enforce` runs only the documents of the manifest, named by id, and refuses any other before parsing it (recommended in production); `log` runs any, counting and logging those not in it; `off` reads no manifest',
+  ),
+  TRUSTED_DOCUMENTS_FILE: setting(
+    nonEmpty,
+    'src/__generated__/client/persisted-documents.json',
+    'the persisted-documents manifest (document id → text, as `npm run codegen` writes it) that `log` and `enforce` read at start',
+  ),
   SHUTDOWN_TIMEOUT_SECONDS: setting(positive, 10, 'after SIGTERM, the most the drain may take before the process exits anyway'),
 } satisfies Record<string, Setting>;
 
@@ -296,6 +306,8 @@ function toConfig(e: ParsedEnv) {
       mutationsPerMinute: e.RATE_LIMIT_MUTATIONS_PER_MINUTE,
     },
     persistedQueries: e.PERSISTED_QUERIES,
+    /** Which documents run (trusted-documents.ts); the manifest is read only when the mode is not `off`. */
+    trustedDocuments: { mode: e.TRUSTED_DOCUMENTS, file: e.TRUSTED_DOCUMENTS_FILE },
     slowStatementMs: e.SLOW_STATEMENT_MS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     outbox: {

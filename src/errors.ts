@@ -16,6 +16,13 @@ export const ErrorCode = {
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The database is busy, unreachable or did not answer in time: retry (HTTP 503 with Retry-After). */
   UNAVAILABLE: 'UNAVAILABLE',
+  /**
+   * A request named a persisted document by a hash or id the server does not hold (Apollo's
+   * code and message, HTTP 200): a persisted-query link then sends the document's text once.
+   */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** TRUSTED_DOCUMENTS=enforce and the request's document is not in the manifest (HTTP 400); nothing was parsed. */
+  TRUSTED_DOCUMENT_REQUIRED: 'TRUSTED_DOCUMENT_REQUIRED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -98,7 +105,7 @@ function formatOrThrow(formatted: GraphQLFormattedError, error: unknown, exposeI
   if (code === 'GRAPHQL_PARSE_FAILED' || code === 'GRAPHQL_VALIDATION_FAILED' || code === 'BAD_REQUEST') {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
   }
-  if (code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'OPERATION_RESOLUTION_FAILURE') {
+  if (code === 'PERSISTED_QUERY_NOT_SUPPORTED' || code === 'OPERATION_RESOLUTION_FAILURE') {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
   }
   // graphql-js's and Apollo's own request errors (bad variables, a persisted query whose

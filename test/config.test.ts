@@ -77,6 +77,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ WEB_CONCURRENCY: '0' })).toThrow(/WEB_CONCURRENCY/);
   });
 
+  it('runs any document unless TRUSTED_DOCUMENTS says otherwise, in production too, and reads the generated manifest', () => {
+    const manifest = 'src/__generated__/client/persisted-documents.json';
+    expect(loadConfig({}).trustedDocuments).toEqual({ mode: 'off', file: manifest });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) }).trustedDocuments.mode).toBe('off');
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'enforce', TRUSTED_DOCUMENTS_FILE: '/etc/web.json' }).trustedDocuments).toEqual({ mode: 'enforce', file: '/etc/web.json' });
+    expect(() => loadConfig({ TRUSTED_DOCUMENTS: 'strict' })).toThrow(/TRUSTED_DOCUMENTS/);
+  });
+
   it('names every invalid variable', () => {
     expect(() => loadConfig({ PORT: 'eighty', JWT_SECRET: 'short' })).toThrow(/PORT.*JWT_SECRET|JWT_SECRET.*PORT/);
   });

@@ -334,10 +334,14 @@ export type ErrorCode =
   | 'NOT_CONFIGURED'
   /** The thing named does not exist (queries answer null instead). */
   | 'NOT_FOUND'
+  /** A persisted document was named by a hash or id the server does not hold (Apollo's code and message `PersistedQueryNotFound`, HTTP 200): send its text once, or under TRUSTED_DOCUMENTS=enforce use a document of the manifest. */
+  | 'PERSISTED_QUERY_NOT_FOUND'
   /** The document is over the depth, alias, directive, token or cost limit (HTTP 400); nothing ran. */
   | 'QUERY_TOO_COMPLEX'
   /** The caller's per-minute budget is spent (HTTP 429); `extensions.retryAfter` says in how many seconds to try again. */
   | 'RATE_LIMITED'
+  /** The server runs only the documents of its manifest (TRUSTED_DOCUMENTS=enforce) and this request sent another, or none by id (HTTP 400); nothing was parsed. */
+  | 'TRUSTED_DOCUMENT_REQUIRED'
   /** A field needs a token and none, or an invalid or expired one, was sent. */
   | 'UNAUTHENTICATED'
   /** The database is busy, unreachable or did not answer in time (HTTP 503 with Retry-After; `extensions.reason` says which): retry. */

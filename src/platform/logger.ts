@@ -12,8 +12,8 @@ export interface RequestScope {
   readonly requestId: string;
   /** The metric label of the operation, once GraphQL has resolved it (see `Metrics.operationLabel`). */
   operation?: string;
-  /** How GraphQL answered: 'ok', or 'error' when the response carries errors. */
-  outcome?: 'ok' | 'error';
+  /** How GraphQL answered: 'ok', or 'error' when the response carries errors; 'rejected' when refused before GraphQL whatever the status. */
+  outcome?: 'ok' | 'error' | 'rejected';
   /** The request's SQL counter, once it has one. */
   sql?: SqlStats;
   /** A subscription streamed over HTTP: how long it stayed open is no request latency, so it is not timed as one. */

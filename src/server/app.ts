@@ -33,6 +33,7 @@ import { createMultipartSubscriptions } from './multipart-subscriptions.js';
 import { createHallRoutes } from './hall-routes.js';
 import { createGraphQLHandler } from './graphql-http.js';
 import { createMetrics, type MetricsExposition } from './metrics.js';
+import { createTrustedDocuments, readManifest } from './trusted-documents.js';
 import { createRequestListener } from './routes.js';
 import { openSharedState } from './shared-state.js';
 import { shutDown, type Cleanup } from './shutdown.js';
@@ -95,6 +96,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     async start() {
       const metrics = createMetrics();
       cleanups.push(metrics.close);
+      // Read before anything opens: a missing or altered manifest stops the start, saying which.
+      const { mode: trustedMode, file: manifestFile } = config.trustedDocuments;
+      const trusted =
+        trustedMode === 'off' ? undefined : createTrustedDocuments({ mode: trustedMode, manifest: readManifest(manifestFile), metrics, logger });
 
       const handle = await openDatabase(config.database, { logger });
       cleanups.push(() => handle.close());
@@ -260,10 +265,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         logger,
         contextFor: (viewer, clientAddress) => contextFor(viewer, undefined, clientAddress),
         rateLimiter,
+        trusted,
       });
       const eventStreams = createEventStreams({ tokens, operations, maxBodyBytes: config.maxBodyBytes, logger });
       const multipart = createMultipartSubscriptions({ tokens, operations, logger });
       const handleGraphQL = createGraphQLHandler({
+        trusted,
         streams: multipart,
         apollo,
         known,
@@ -311,7 +318,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       const port = (server.address() as AddressInfo).port;
       const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
-      logger.info({ url, database: handle.kind, redis: Boolean(config.redis) }, 'nightgraph listening');
+      logger.info({ url, database: handle.kind, redis: Boolean(config.redis), trustedDocuments: trustedMode }, 'nightgraph listening');
       return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, availability, scopeFor: contextFor, seeded };
     },
 

@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger.js';
 import type { TokenService } from '../platform/tokens.js';
 import { readGraphQLBody } from './request-body.js';
 import { OpenStreams, pump, writeMessage } from './result-streams.js';
-import type { OperationRequest, SubscriptionOperations } from './subscription-operations.js';
+import { streamError, type OperationRequest, type SubscriptionOperations } from './subscription-operations.js';
 
 /** graphql-sse's names: the header (or query parameter) that carries a reserved stream's token. */
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -86,7 +86,7 @@ export function createEventStreams({ tokens, operations, maxBodyBytes, logger }:
     let stopped = false;
     let running: { stop(): void } | undefined;
     const done = (async () => {
-      const prepared = await operations.prepare(viewer, address, request);
+      const prepared = await operations.prepare(viewer, address, request, 'sse');
       if (stopped) return;
       if (Array.isArray(prepared)) return void (await send({ errors: prepared as readonly GraphQLError[] }));
       const results = await operations.run(prepared as never);
@@ -106,16 +106,31 @@ export function createEventStreams({ tokens, operations, maxBodyBytes, logger }:
     };
   };
 
-  const distinct = async (req: IncomingMessage, res: ServerResponse, viewer: Viewer, request: OperationRequest) => {
-    if (req.method === 'GET' && typeof request.query === 'string' && operations.operationType(request.query, request.operationName as string | undefined) === 'mutation') {
+  const distinct = async (req: IncomingMessage, res: ServerResponse, viewer: Viewer, sent: OperationRequest) => {
+    // The document first: a GET must not run a mutation, whether it sent the text or named it by id.
+    const admitted = operations.admitDocument(sent, 'sse');
+    const request = admitted.kind === 'run' ? (admitted.request as unknown as OperationRequest) : sent;
+    if (
+      admitted.kind === 'run' &&
+      req.method === 'GET' &&
+      typeof request.query === 'string' &&
+      operations.operationType(request.query, request.operationName as string | undefined) === 'mutation'
+    ) {
       res.setHeader('allow', 'POST');
       return sendErrors(res, 405, 'Mutations are sent with POST', ErrorCode.BAD_USER_INPUT);
     }
     let operation: { stop(): void } | undefined;
     const end = begin(res, () => operation?.stop());
-    const running = stream(viewer, req.socket.remoteAddress, request, (result) => writeMessage(res, ['event: next\ndata: ', operations.encode(result as ExecutionResult).subarray(0, -1), '\n\n']));
-    operation = running;
-    await running.done;
+    const next = (result: ExecutionResult | { errors: readonly GraphQLError[] }) =>
+      writeMessage(res, ['event: next\ndata: ', operations.encode(result as ExecutionResult).subarray(0, -1), '\n\n']);
+    if (admitted.kind === 'refused') {
+      // As any other error before the first result: the stream's one result.
+      await next({ errors: [streamError(admitted.error)] });
+    } else {
+      const running = stream(viewer, req.socket.remoteAddress, request, next);
+      operation = running;
+      await running.done;
+    }
     await writeMessage(res, ['event: complete\ndata:\n\n']);
     end();
   };
@@ -201,6 +216,7 @@ export function createEventStreams({ tokens, operations, maxBodyBytes, logger }:
         return {
           query: params.get('query') ?? undefined,
           operationName: params.get('operationName') ?? undefined,
+          ...(params.has('documentId') ? { documentId: params.get('documentId') } : {}),
           variables: params.has('variables') ? JSON.parse(params.get('variables')!) : undefined,
           ...(params.has('extensions') ? { extensions: JSON.parse(params.get('extensions')!) } : {}),
         };

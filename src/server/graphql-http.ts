@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
 import { endOperationSpan, nameOperationSpan, unresolvedOperation } from './operation-span.js';
 import { readGraphQLBody } from './request-body.js';
+import type { DocumentRequest, TrustedDocuments } from './trusted-documents.js';
 
 
 export interface GraphQLHttpOptions {
@@ -31,6 +32,8 @@ export interface GraphQLHttpOptions {
   /** The reports service's rule (reports/service.ts), for report reads served from the response cache. */
   mayReadReports(scope: Context, clubId: string): Promise<boolean>;
   sqlStatsInExtensions: boolean;
+  /** Decides which documents run, before anything else looks at the request; absent when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
   /** Takes the POSTs that ask for a stream of results (multipart subscriptions). */
   streams?: {
     takes(req: IncomingMessage, body: unknown): boolean;
@@ -47,14 +50,34 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
     const started = performance.now();
     const contentType = req.headers['content-type'];
     let body: unknown;
+    /** The URL's query string as Apollo is to read it: rewritten when a GET named a trusted document by id. */
+    let search: string | undefined;
+    const searchOfUrl = () => new URL(req.url ?? '/', 'http://localhost').search;
     if (req.method === 'POST') {
       const read = await readGraphQLBody(req, options.maxBodyBytes);
       if (read.kind === 'refused') return sendError(res, read.status, read.message);
       body = read.body;
-      if (options.streams?.takes(req, body)) {
-        scope.streamed = true;
-        return options.streams.serve(req, res, body);
+    }
+    if (options.trusted) {
+      // Before the response cache, the known-operations path and Apollo: nothing parses a document the policy refuses.
+      // A POST body that is no JSON object is Apollo's to refuse; a GET carries its request in the URL.
+      const urlSearch = req.method === 'POST' ? undefined : searchOfUrl();
+      const request = urlSearch !== undefined ? requestOfSearch(urlSearch) : isPlainObject(body) ? (body as DocumentRequest) : undefined;
+      const verdict = request && options.trusted.check(request, 'http');
+      if (verdict?.kind === 'refused') {
+        scope.outcome = 'rejected';
+        // Apollo's own answer to an unknown persisted query is never cached either.
+        if (verdict.status === 200) res.setHeader('cache-control', 'private, no-cache, must-revalidate');
+        return sendJsonError(res, verdict.status, { message: verdict.error.message, extensions: { code: verdict.error.code } });
       }
+      if (verdict && verdict.request !== request) {
+        if (urlSearch === undefined) body = verdict.request;
+        else search = searchOf(urlSearch, verdict.request);
+      }
+    }
+    if (req.method === 'POST' && options.streams?.takes(req, body)) {
+      scope.streamed = true;
+      return options.streams.serve(req, res, body);
     }
 
     const sqlStats = (scope.sql = newSqlStats());
@@ -77,7 +100,7 @@ export function createGraphQLHandler(options: GraphQLHttpOptions) {
         httpGraphQLRequest: {
           method: req.method?.toUpperCase() ?? 'GET',
           headers: headerMapOf(req),
-          search: new URL(req.url ?? '/', 'http://localhost').search,
+          search: search ?? searchOfUrl(),
           body,
         },
         context: contextOnce,
@@ -168,6 +191,36 @@ function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: 
       if (traced) endOperationSpan(traced.span, outcome, scope.sql, { 'http.response.status_code': res.statusCode });
     }
   };
+}
+
+/** A GET's request, as its URL carries it (Apollo's GET parameters and the persisted documents' `documentId`). */
+function requestOfSearch(search: string): DocumentRequest {
+  const params = new URLSearchParams(search);
+  const request: DocumentRequest = {};
+  for (const name of ['query', 'operationName', 'documentId']) {
+    const value = params.get(name);
+    if (value !== null) request[name] = value;
+  }
+  const extensions = params.get('extensions');
+  if (extensions !== null) {
+    try {
+      request.extensions = JSON.parse(extensions);
+    } catch {
+      // Names no document; Apollo refuses the JSON itself.
+      request.extensions = extensions;
+    }
+  }
+  return request;
+}
+
+/** `search` with the resolved request's document in `query`, and without the id that named it. */
+function searchOf(search: string, resolved: DocumentRequest): string {
+  const params = new URLSearchParams(search);
+  params.set('query', resolved.query as string);
+  params.delete('documentId');
+  if (resolved.extensions === undefined) params.delete('extensions');
+  else params.set('extensions', JSON.stringify(resolved.extensions));
+  return `?${params}`;
 }
 
 function headerMapOf(req: IncomingMessage): HeaderMap {

@@ -124,6 +124,14 @@ export function createMetrics() {
     labelNames: ['cache', 'outcome'] as const,
     registers: [registry],
   });
+  const trustedDocumentChecks = new Counter({
+    name: 'nightgraph_trusted_document_checks_total',
+    help:
+      'Requests checked against the trusted-documents manifest (TRUSTED_DOCUMENTS log or enforce), by transport, document ' +
+      '(manifest: named by id, or sent as its exact text; unknown_id: an id the manifest lacks; free_text: any other text) and action (run, refused)',
+    labelNames: ['transport', 'document', 'action'] as const,
+    registers: [registry],
+  });
   let activeSubscriptions: (() => number) | undefined;
   new Gauge({
     name: 'nightgraph_subscriptions_active',
@@ -258,6 +266,9 @@ export function createMetrics() {
     watchPool(stats: typeof poolStats) {
       poolStats = stats;
     },
+    /** One request checked against the trusted-documents manifest. */
+    trustedDocumentCheck: (transport: string, document: 'manifest' | 'unknown_id' | 'free_text', action: 'run' | 'refused') =>
+      trustedDocumentChecks.inc({ transport, document, action }),
     wishlistSyncs,
     identityProviderFetches,
     rateLimited,

@@ -52,7 +52,8 @@ export function createMultipartSubscriptions({ tokens, operations, logger }: Mul
       if (viewer.kind === 'anonymous' && viewer.tokenProblem) {
         return sendErrors(res, 401, [{ message: `Sign in again: ${viewer.tokenProblem}`, extensions: { code: ErrorCode.UNAUTHENTICATED } }]);
       }
-      const prepared = await operations.prepare(viewer, req.socket.remoteAddress, body as OperationRequest);
+      // POST /graphql checked the document first (graphql-http.ts): `prepare` lets what it passed through.
+      const prepared = await operations.prepare(viewer, req.socket.remoteAddress, body as OperationRequest, 'http');
       if (Array.isArray(prepared)) {
         const errors = operations.format({ errors: prepared as readonly GraphQLError[] }).errors!;
         const code = errors[0]?.extensions?.code;

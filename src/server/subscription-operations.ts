@@ -28,6 +28,7 @@ import { batchedAdmission } from './admission.js';
 import { endOperationSpan, nameOperationSpan, unresolvedOperation } from './operation-span.js';
 import { containsNul, NUL_MESSAGE } from './request-body.js';
 import { createSharedSubscriptions } from './shared-subscriptions.js';
+import type { DocumentRequest, DocumentTransport, DocumentVerdict, TrustedDocuments } from './trusted-documents.js';
 
 const DOCUMENTS_KEPT = 1_000;
 
@@ -40,6 +41,8 @@ export interface SubscriptionOperationsDeps {
   logger: Logger;
   /** Subscriptions draw from the caller's query budget; absent when rate limiting is off. */
   rateLimiter: RateLimiter | undefined;
+  /** Which documents run; absent when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
 }
 
 /** An operation as a streaming transport receives it (graphql-ws checks its own message shape first). */
@@ -47,18 +50,23 @@ export interface OperationRequest {
   query: unknown;
   variables?: unknown;
   operationName?: unknown;
+  /** Where a persisted document's hash travels (`persistedQuery`), and graphql-sse's `operationId`. */
+  extensions?: unknown;
+  /** A persisted document's id (the GraphQL-over-HTTP persisted documents proposal). */
+  documentId?: unknown;
 }
 
 /**
  * What every streaming transport — graphql-ws, graphql-sse, multipart HTTP — does with an
- * operation, so that each gets the same rules: the token's expiry, the same validation and
+ * operation, so that each gets the same rules: the token's expiry, the trusted-documents
+ * policy (before anything parses the document), the same validation and
  * introspection policy as HTTP, the cost limit and the rate budget, errors from the closed
  * set with internals masked, and the shared execution of public subscriptions (one
  * execution and one serialization per event per document, whatever the transports of its
  * subscribers).
  */
 export function createSubscriptionOperations(deps: SubscriptionOperationsDeps) {
-  const { schema, config, availabilityFeed, voteResultsFeed, contextFor, logger, rateLimiter } = deps;
+  const { schema, config, availabilityFeed, voteResultsFeed, contextFor, logger, rateLimiter, trusted } = deps;
   const production = config.env === 'production';
   const rules = [...specifiedRules, ...limitRules(config.limits), ...(config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
@@ -126,19 +134,33 @@ export function createSubscriptionOperations(deps: SubscriptionOperationsDeps) {
     format,
   );
 
+  /** The trusted-documents policy's verdict (trusted-documents.ts); every request runs when it is off. */
+  const admitDocument = (request: OperationRequest, transport: DocumentTransport): DocumentVerdict =>
+    trusted ? trusted.check(request as unknown as DocumentRequest, transport) : { kind: 'run', request: request as unknown as DocumentRequest };
+
   return {
     shared,
     format,
+    /**
+     * Whether the request's document may run, and the request to go on with (the manifest's
+     * text in `query` when it named a document by id). `prepare` asks too; a transport that
+     * must answer a refusal before it streams (with an HTTP status) asks first, and `prepare`
+     * then lets the request it got back through without counting it again.
+     */
+    admitDocument,
     /** The kind of operation a query text holds, if it is a valid document (undefined otherwise). */
     operationType(query: string, operationName: string | null | undefined): OperationTypeNode | undefined {
       const document = documentFor(query);
       return Array.isArray(document) ? undefined : getOperationAST(document as DocumentNode, operationName)?.operation;
     },
     /** The arguments to run the operation with, or the errors that refuse it. */
-    async prepare(viewer: Viewer, clientAddress: string | undefined, request: OperationRequest): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    async prepare(viewer: Viewer, clientAddress: string | undefined, sent: OperationRequest, transport: DocumentTransport): Promise<ExecutionArgs | readonly GraphQLError[]> {
       if (viewer.kind === 'user' && viewer.expiresAtMs !== undefined && viewer.expiresAtMs <= Date.now()) {
         return [unauthenticated('Sign in again: the token has expired')];
       }
+      const verdict = admitDocument(sent, transport);
+      if (verdict.kind === 'refused') return [streamError(verdict.error)];
+      const request = verdict.request as unknown as OperationRequest;
       const { query, variables, operationName } = request;
       if (typeof query !== 'string') return [badInput('The request needs a "query" string')];
       if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return [badInput('"variables" must be an object')];

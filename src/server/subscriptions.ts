@@ -41,7 +41,7 @@ export function attachSubscriptions(server: Server, { tokens, operations, allowe
         return true;
       },
       onSubscribe: async (ctx, _id, payload) =>
-        operations.prepare(ctx.extra.viewer ?? { kind: 'anonymous' }, ctx.extra.clientAddress, payload) as Promise<never>,
+        operations.prepare(ctx.extra.viewer ?? { kind: 'anonymous' }, ctx.extra.clientAddress, payload, 'graphql-ws') as Promise<never>,
     },
   });
 }

@@ -18,6 +18,7 @@ import { executeRows } from '../../src/db/any.js';
 import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { allows, audiencesOf, readPolicy, type ObjectFacts, type Policy, type ViewerFacts } from '../support/policy.js';
+import { telegramLinks } from '../../src/db/schema.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
 
@@ -163,7 +164,17 @@ describe('the graph, walked as every kind of viewer', () => {
   }
 
   beforeAll(async () => {
-    app = await startTestApp({ OUTBOX_WORKERS: '0', QUERY_MAX_TOKENS: '1000000', QUERY_MAX_COST: '1000000000', QUERY_MAX_ALIASES: '0' });
+    app = await startTestApp({
+      OUTBOX_WORKERS: '0',
+      QUERY_MAX_TOKENS: '1000000',
+      QUERY_MAX_COST: '1000000000',
+      QUERY_MAX_ALIASES: '0',
+      // A bot, so that linkTelegram answers; nothing is sent to it (no outbox workers).
+      TELEGRAM_BOT_TOKEN: '123456:walk-token',
+      TELEGRAM_BOT_USERNAME: 'walk_bot',
+      TELEGRAM_WEBHOOK_SECRET: 'walk-secret-0123456789',
+      TELEGRAM_API_URL: 'http://127.0.0.1:9',
+    });
     const fx = fixtures(app.db);
     const call = async (token: string | undefined, query: string, variables: Record<string, unknown> = {}) => {
       const response = await graphql(app.url, query, { token, variables });
@@ -223,6 +234,7 @@ describe('the graph, walked as every kind of viewer', () => {
     await fx.wishlistItems([streamer!.id], 1);
     await fx.track(guestId, [streamer!.id]);
     await call(tokens.guest, 'mutation { registerWebhook(input: { url: "https://hooks.example.com/walk" }) { secret } }');
+    await app.db.insert(telegramLinks).values({ userId: guestId, chatId: 424242, chatTitle: 'Walk Guest' });
 
     const id = (value: string) => JSON.stringify(value);
     const field = (root: 'Query' | 'Mutation' | 'Subscription', name: string) => {
@@ -244,6 +256,7 @@ describe('the graph, walked as every kind of viewer', () => {
       ...query('nights', `(from: ${id(new Date(Date.now() - 2 * HOUR).toISOString())}, first: 2)`),
       // Mutations whose answers reach types no query does; each is harmless to repeat.
       { label: 'castVote', kind: 'mutation', root: `castVote(input: { sessionId: ${id(voteSession.id)}, songId: ${id(songs[1]!.id)} })`, field: field('Mutation', 'castVote') },
+      { label: 'linkTelegram', kind: 'mutation', root: 'linkTelegram', field: field('Mutation', 'linkTelegram') },
       { label: 'registerWebhook', kind: 'mutation', root: 'registerWebhook(input: { url: "https://hooks.example.com/again" })', field: field('Mutation', 'registerWebhook') },
       { label: 'createAgent', kind: 'mutation', root: `createAgent(input: { userId: ${id(guestId)}, clubId: ${id(clubA.id)} })`, field: field('Mutation', 'createAgent') },
       { label: 'addGuest', kind: 'mutation', root: `addGuest(input: { nightId: ${id(nightA!.id)}, name: "Walk Again", agentCode: ${id(createAgent.code)} })`, field: field('Mutation', 'addGuest') },

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../platform/logger.js';
@@ -42,10 +43,24 @@ export function createTelegramWebhook({ db, channel, secret, logger }: TelegramW
     const reply = await acceptUpdate(db, read.body as TelegramUpdate);
     answer(res, 200, { ok: true });
     if (reply) {
-      const sent = await channel.send(reply.chatId, reply.text, REPLY_MAX_WAIT_MS);
+      const sent = await answerInChat(channel, reply.chatId, reply.text);
       if (sent.kind !== 'sent') logger.warn({ outcome: sent.kind }, 'the bot could not answer in a chat');
     }
   };
+}
+
+/**
+ * The bot's reply: not in the outbox (a reply that never arrives is no lost notification),
+ * but worth waiting for while the bot is busy or paused, up to REPLY_MAX_WAIT_MS.
+ */
+async function answerInChat(channel: TelegramChannel, chatId: number, text: string) {
+  const deadline = Date.now() + REPLY_MAX_WAIT_MS;
+  for (;;) {
+    const sent = await channel.send(chatId, text, Math.max(0, deadline - Date.now()));
+    const retryInMs = sent.kind === 'deferred' ? sent.retryInMs : sent.kind === 'rate-limited' ? sent.retryAfterS * 1_000 : undefined;
+    if (retryInMs === undefined || Date.now() + retryInMs > deadline) return sent;
+    await sleep(retryInMs);
+  }
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {

@@ -21,13 +21,13 @@ export interface TelegramChannelOptions {
   metrics?: TelegramMetrics;
 }
 
-/** Telegram allows one message per second in a chat. */
-const CHAT_INTERVAL_MS = 1_000;
 /**
- * Added to each interval: sends leave at their slots but arrive after a network hop and
- * an event loop that may be busy, and two that arrive closer than they left must still
- * fit the limit as Telegram counts it.
+ * Telegram allows one message per second in a chat; the lane leaves a tenth more, as two
+ * sends may arrive closer together than they left (a network hop, an event loop that was
+ * busy for one of them).
  */
+const CHAT_INTERVAL_MS = 1_100;
+/** The same margin for the bot's lane, where slots are ~33 ms apart: a few ms. */
 const ARRIVAL_MARGIN_MS = 2;
 /** Longer than this in the queue for a slot, a delivery steps back and its row comes due again later. */
 export const MAX_SLOT_WAIT_MS = 2_000;
@@ -43,7 +43,7 @@ export function createTelegramChannel(options: TelegramChannelOptions) {
   const { api, pacer, metrics } = options;
   const pauseKey = `telegram:${options.botId}:pause`;
   const botLane = { key: `telegram:${options.botId}:bot`, intervalMs: Math.ceil(1_000 / options.maxPerSecond) + ARRIVAL_MARGIN_MS };
-  const chatLane = (chatId: number) => ({ key: `telegram:${options.botId}:chat:${chatId}`, intervalMs: CHAT_INTERVAL_MS + ARRIVAL_MARGIN_MS });
+  const chatLane = (chatId: number) => ({ key: `telegram:${options.botId}:chat:${chatId}`, intervalMs: CHAT_INTERVAL_MS });
 
   const deferred = (retryInMs: number): PacedOutcome => {
     metrics?.sent('deferred');

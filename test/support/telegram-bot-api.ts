@@ -26,6 +26,8 @@ export interface FakeBotApi {
   sent: SentMessage[];
   /** 429 answers given. */
   tooManyRequests: number;
+  /** When each pause began (`Date.now()`): the first 429 past the limit, and each one after a pause ran out. */
+  pausesStarted: number[];
   /**
    * Requests that arrived while the bot was told to stay away (inside a 429's
    * `retry_after`): each of them is a send beyond Telegram's limit.
@@ -55,6 +57,7 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
     url: '',
     sent: [] as SentMessage[],
     tooManyRequests: 0,
+    pausesStarted: [] as number[],
     sentDuringPause: 0,
     forbidden: 0,
     failed: 0,
@@ -91,6 +94,7 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
     const chatTooSoon = now - (lastInChat.get(chatId) ?? -Infinity) < 1_000;
     if (accepted.length >= options.maxPerSecond || chatTooSoon) {
       pausedUntil = now + retryAfterS * 1_000;
+      api.pausesStarted.push(now);
       return tooMany(res);
     }
     taken += 1;

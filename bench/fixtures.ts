@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../src/db/client.js';
-import { clubs, deposits, nights, tableSessions, tables, users } from '../src/db/schema.js';
+import { bookings, clubs, deposits, nights, tableSessions, tables, users } from '../src/db/schema.js';
 import { insertSelect } from './database.js';
 import type { ScenarioContext } from './scenario.js';
 
@@ -164,6 +164,56 @@ export async function insertDeposits(db: Database, hostId: string, currency: str
     },
     sql`${tableSessions} s cross join lateral generate_series(1, 1 + abs(hashtext(s.id::text)) % 4) k
         where s.opened_by = ${hostId}::uuid`,
+  );
+}
+
+export interface PastGuestsOptions {
+  guests: number;
+  /** The club's tables, `id('table', 't')` for t in 1…`tables`, already inserted. */
+  tables: number;
+  /** The ids the rows get: `id('night', n)` and `id('user', u)`. */
+  id: ReturnType<typeof derivedIds>;
+  /** Guest u's subject is `${subjectPrefix}u`. */
+  subjectPrefix: string;
+}
+
+/**
+ * Everyone who ever booked at a club: `guests` users, and past nights, one a day, with
+ * every table of every night booked once — guest u booked table (u − 1) mod tables + 1 of
+ * night (u − 1) div tables + 1. A campaign of the club reaches each of them once.
+ */
+export async function insertPastGuests(db: Database, clubId: string, options: PastGuestsOptions): Promise<void> {
+  const { guests, tables: tableCount, id, subjectPrefix } = options;
+  await insertSelect(
+    db,
+    nights,
+    {
+      id: id('night', 'n'),
+      clubId: sql`${clubId}::uuid`,
+      startsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '22 hours'`,
+      endsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '28 hours'`,
+    },
+    sql`generate_series(1, ${Math.ceil(guests / tableCount)}::int) n`,
+  );
+  await insertSelect(
+    db,
+    users,
+    { id: id('user', 'u'), subject: sql`${subjectPrefix} || u`, displayName: sql`'Bench guest ' || u` },
+    sql`generate_series(1, ${guests}::int) u`,
+  );
+  await insertSelect(
+    db,
+    bookings,
+    {
+      nightId: id('night', `((u - 1) / ${tableCount} + 1)`),
+      tableId: id('table', `((u - 1) % ${tableCount} + 1)`),
+      userId: id('user', 'u'),
+      partySize: sql`2 + u % 4`,
+      status: sql`'confirmed'`,
+      idempotencyKey: sql`'bench-' || u`,
+      requestHash: sql`'bench'`,
+    },
+    sql`generate_series(1, ${guests}::int) u`,
   );
 }
 

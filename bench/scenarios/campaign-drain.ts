@@ -4,10 +4,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, like, sql } from 'drizzle-orm';
-import { bookings, clubs, nights, users, webhooks } from '../../src/db/schema.js';
+import { clubs, users, webhooks } from '../../src/db/schema.js';
 import { verifySignature } from '../../src/modules/notifications/webhook.js';
 import { insertSelect } from '../database.js';
-import { derivedIds, insertClub, insertTables, insertUser } from '../fixtures.js';
+import { derivedIds, insertClub, insertPastGuests, insertTables, insertUser } from '../fixtures.js';
 import { graphql } from '../http.js';
 import { ms, round } from '../report.js';
 import type { RunContext, Scenario, StartedServer, Summary } from '../scenario.js';
@@ -38,7 +38,6 @@ export const campaignDrain: Scenario = {
 
   async prepare({ db, scale, tag, sign }) {
     const guests = Math.max(100, Math.round(10_000 * scale));
-    const nightCount = Math.ceil(guests / TABLES);
     // The receiver must listen before the webhook rows name its port.
     const receiver = await startReceiver((u) => secretOf(tag, u));
 
@@ -46,39 +45,7 @@ export const campaignDrain: Scenario = {
     const clubId = (await insertClub(db, `${tag}-campaign-club`, 'Bench campaign club')).id;
     const id = derivedIds(`${tag}-cd`);
     await insertTables(db, { id: clubId }, { count: TABLES, perRow: 10, id: id('table', 't') });
-    // Past nights, one a day: every table of every night booked once.
-    await insertSelect(
-      db,
-      nights,
-      {
-        id: id('night', 'n'),
-        clubId: sql`${clubId}::uuid`,
-        startsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '22 hours'`,
-        endsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '28 hours'`,
-      },
-      sql`generate_series(1, ${nightCount}::int) n`,
-    );
-    await insertSelect(
-      db,
-      users,
-      { id: id('user', 'u'), subject: sql`${tag} || '-cd-user-' || u`, displayName: sql`'Bench guest ' || u` },
-      sql`generate_series(1, ${guests}::int) u`,
-    );
-    // Guest u booked table (u − 1) mod TABLES + 1 of night (u − 1) div TABLES + 1.
-    await insertSelect(
-      db,
-      bookings,
-      {
-        nightId: id('night', `((u - 1) / ${TABLES} + 1)`),
-        tableId: id('table', `((u - 1) % ${TABLES} + 1)`),
-        userId: id('user', 'u'),
-        partySize: sql`2 + u % 4`,
-        status: sql`'confirmed'`,
-        idempotencyKey: sql`'bench-' || u`,
-        requestHash: sql`'bench'`,
-      },
-      sql`generate_series(1, ${guests}::int) u`,
-    );
+    await insertPastGuests(db, clubId, { guests, tables: TABLES, id, subjectPrefix: `${tag}-cd-user-` });
     // One webhook each; the path names the guest, so the receiver knows whose secret signed it.
     await insertSelect(
       db,

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, like, sql } from 'drizzle-orm';
-import { bookings, clubs, nights, telegramLinks, users } from '../../src/db/schema.js';
+import { clubs, telegramLinks, users } from '../../src/db/schema.js';
 import { startFakeBotApi, type FakeBotApi } from '../../test/support/telegram-bot-api.js';
 import { insertSelect } from '../database.js';
-import { derivedIds, insertClub, insertTables, insertUser } from '../fixtures.js';
+import { derivedIds, insertClub, insertPastGuests, insertTables, insertUser } from '../fixtures.js';
 import { graphql } from '../http.js';
 import type { RunContext, Scenario, StartedServer, Summary } from '../scenario.js';
 
@@ -36,37 +36,7 @@ export const telegramDrain: Scenario = {
     const clubId = (await insertClub(db, `${tag}-telegram-club`, 'Bench Telegram club')).id;
     const id = derivedIds(`${tag}-tg`);
     await insertTables(db, { id: clubId }, { count: TABLES, perRow: 10, id: id('table', 't') });
-    await insertSelect(
-      db,
-      nights,
-      {
-        id: id('night', 'n'),
-        clubId: sql`${clubId}::uuid`,
-        startsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '22 hours'`,
-        endsAt: sql`date_trunc('day', now()) - n * interval '1 day' + interval '28 hours'`,
-      },
-      sql`generate_series(1, ${Math.ceil(guests / TABLES)}::int) n`,
-    );
-    await insertSelect(
-      db,
-      users,
-      { id: id('user', 'u'), subject: sql`${tag} || '-tg-user-' || u`, displayName: sql`'Bench guest ' || u` },
-      sql`generate_series(1, ${guests}::int) u`,
-    );
-    await insertSelect(
-      db,
-      bookings,
-      {
-        nightId: id('night', `((u - 1) / ${TABLES} + 1)`),
-        tableId: id('table', `((u - 1) % ${TABLES} + 1)`),
-        userId: id('user', 'u'),
-        partySize: sql`2`,
-        status: sql`'confirmed'`,
-        idempotencyKey: sql`'bench-tg-' || u`,
-        requestHash: sql`'bench'`,
-      },
-      sql`generate_series(1, ${guests}::int) u`,
-    );
+    await insertPastGuests(db, clubId, { guests, tables: TABLES, id, subjectPrefix: `${tag}-tg-user-` });
     // Guest u's chat is 900000000 + u.
     await insertSelect(db, telegramLinks, { userId: id('user', 'u'), chatId: sql`900000000 + u` }, sql`generate_series(1, ${guests}::int) u`);
     const token = await sign({ subject: manager.subject, roles: ['manager'], clubIds: [clubId] });

@@ -116,10 +116,10 @@ async function drain(ctx: RunContext, server: StartedServer, api: FakeBotApi, se
     `${(chats() / drainS).toFixed(1)} msg/s`,
     `duplicates ${duplicates}`,
     `429s ${api.tooManyRequests} (pauses ${api.pausesStarted.length}, after the first ${pausesAfterFirst})`,
-    `sent during a pause ${api.sentDuringPause}`,
+    `sent during a pause ${api.sentDuringPause} (in flight when it began ${api.inFlightAtPause})`,
   ].join('  ');
   return {
     lines: [line],
-    fields: { recipients, instances, workersPerInstance: WORKERS_PER_INSTANCE, limitPerS: LIMIT_PER_S, drainS, idealS, duplicates, tooManyRequests: api.tooManyRequests, pauses: api.pausesStarted.length, pausesAfterFirst, sentDuringPause: api.sentDuringPause },
+    fields: { recipients, instances, workersPerInstance: WORKERS_PER_INSTANCE, limitPerS: LIMIT_PER_S, drainS, idealS, duplicates, tooManyRequests: api.tooManyRequests, pauses: api.pausesStarted.length, pausesAfterFirst, sentDuringPause: api.sentDuringPause, inFlightAtPause: api.inFlightAtPause },
   };
 }

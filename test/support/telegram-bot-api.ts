@@ -1,5 +1,8 @@
 import { startHttpServer, sendJson } from './http.js';
 
+/** How long a 429's answer may take to reach the bot and stop requests it was already making in parallel. */
+export const IN_FLIGHT_GRACE_MS = 250;
+
 export interface SentMessage {
   chatId: number;
   text: string;
@@ -30,9 +33,16 @@ export interface FakeBotApi {
   pausesStarted: number[];
   /**
    * Requests that arrived while the bot was told to stay away (inside a 429's
-   * `retry_after`): each of them is a send beyond Telegram's limit.
+   * `retry_after`), later than IN_FLIGHT_GRACE_MS after the 429 was answered: each of
+   * them is a send the bot made knowing it should wait.
    */
   sentDuringPause: number;
+  /**
+   * Requests that arrived inside a pause but within IN_FLIGHT_GRACE_MS of the 429: sent
+   * in parallel before its answer could reach the bot and be acted on (Telegram answers
+   * them 429 too; no sender can call back a request already on its way).
+   */
+  inFlightAtPause: number;
   /** Requests answered 403 because the chat blocked the bot. */
   forbidden: number;
   /** Requests answered 500 on purpose. */
@@ -52,6 +62,8 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
   const accepted: number[] = [];
   const lastInChat = new Map<number, number>();
   let pausedUntil = 0;
+  /** When the 429 that began the current pause was written out. */
+  let pauseAnsweredAt = Number.POSITIVE_INFINITY;
   let taken = 0;
   const api = {
     url: '',
@@ -59,6 +71,7 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
     tooManyRequests: 0,
     pausesStarted: [] as number[],
     sentDuringPause: 0,
+    inFlightAtPause: 0,
     forbidden: 0,
     failed: 0,
     close: async () => {},
@@ -73,7 +86,8 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
     }
     const now = Date.now();
     if (now < pausedUntil) {
-      api.sentDuringPause += 1;
+      if (now - pauseAnsweredAt > IN_FLIGHT_GRACE_MS) api.sentDuringPause += 1;
+      else api.inFlightAtPause += 1;
       return tooMany(res);
     }
     let body: { chat_id?: unknown; text?: unknown };
@@ -95,7 +109,10 @@ export async function startFakeBotApi(options: FakeBotApiOptions): Promise<FakeB
     if (accepted.length >= options.maxPerSecond || chatTooSoon) {
       pausedUntil = now + retryAfterS * 1_000;
       api.pausesStarted.push(now);
-      return tooMany(res);
+      pauseAnsweredAt = Number.POSITIVE_INFINITY;
+      tooMany(res);
+      res.once('finish', () => (pauseAnsweredAt = Date.now()));
+      return;
     }
     taken += 1;
     if (options.failEvery && taken % options.failEvery === 0) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wavFile, jpegFile, wavStream } from '../support/audio.js';
 import { codes, graphql } from '../support/client.js';
@@ -237,6 +238,43 @@ describe.each([filesystem, objectStorage])('the music library on $name', (storag
     expect(again.body).toMatchObject({ code: 'TICKET_USED' });
     const forged = await putFile(url!.replace(/\.[\w-]+$/, '.forged'), file);
     expect(forged).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+  });
+
+  it('replaces in commit order when two uploads of one song race, and keeps only the file that won', async () => {
+    const files = [wavFile(0.5), wavFile(0.75)];
+    const tickets = await Promise.all(files.map((f) => ticketFor(songIds.Echo!, f.length)));
+    const answers = await Promise.all(files.map((f, i) => putFile(tickets[i]!.url!, f)));
+    expect(answers.map((a) => a.status)).toEqual([201, 201]);
+    const kept = await storage.keys(app);
+    const echoKeys = kept.filter((k) => k.startsWith(`songs/${songIds.Echo}/`));
+    expect(echoKeys).toHaveLength(1);
+    const { byTitle } = await audioByTitle(manager);
+    expect(files.map(sha256)).toContain(byTitle.Echo!.sha256);
+  });
+
+  it('leaves nothing behind when the uploader goes away mid-file', async () => {
+    const before = await storage.keys(app);
+    const bytes = 1_000_000;
+    const { url } = await ticketFor(songIds.Delta!, bytes);
+    const body = wavStream(bytes, 16 * 1024);
+    let sent = 0;
+    const cut = new Promise<void>((resolve) => {
+      const req = request(url!, { method: 'PUT', headers: { 'content-length': bytes } });
+      req.on('error', () => resolve());
+      body.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        if (sent > 300_000) {
+          body.pause();
+          req.destroy();
+          resolve();
+        } else req.write(chunk);
+      });
+    });
+    await cut;
+    // The server notices the closed socket on its own time: wait until its draft is gone.
+    for (let i = 0; i < 100 && (await storage.keys(app)).length !== before.length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await storage.keys(app)).toEqual(before);
+    expect((await audioByTitle(manager)).byTitle.Delta).toBeNull();
   });
 
   it('lists the catalogue by title with a search of title or artist, in keyset pages', async () => {

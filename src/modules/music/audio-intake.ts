@@ -74,10 +74,10 @@ export class AudioIntake extends Transform {
 
   override _flush(callback: TransformCallback): void {
     const finish = async () => {
-      if (this.contentType === undefined) await this.startWith(Buffer.concat(this.head));
       if (this.received < this.expectedBytes) {
         throw new MediaRefusal('BAD_USER_INPUT', `The body ended after ${this.received} bytes; the ticket is for ${this.expectedBytes}`);
       }
+      if (this.contentType === undefined) await this.startWith(Buffer.concat(this.head));
       this.tee.end();
       const durationSeconds = await this.parsed!;
       this.settle.resolve({ contentType: this.contentType!, bytes: this.received, sha256: this.hash.digest('hex'), durationSeconds });

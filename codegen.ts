@@ -45,6 +45,8 @@ const config: CodegenConfig = {
           VoteResults: '../modules/voting/results-store.js#VoteResultsSnapshot',
           Vote: '../db/schema.js#Vote',
           VoteResult: '../modules/voting/results.js#VoteResultModel',
+          SongAudio: '../modules/music/service.js#SongAudioModel',
+          UploadTicket: '../modules/music/service.js#UploadTicket',
         },
       },
     },

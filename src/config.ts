@@ -195,6 +195,16 @@ export const settings = {
     'src/__generated__/client/persisted-documents.json',
     'the persisted-documents manifest (document id → text, as `npm run codegen` writes it) that `log` and `enforce` read at start',
   ),
+  MEDIA_DIR: setting(nonEmpty, './.data/media', "where songs' audio files are kept when `S3_BUCKET` is unset"),
+  MEDIA_MAX_BYTES: setting(positiveInt.max(2 ** 31 - 1), 50 * 1024 * 1024, 'largest audio file accepted; an upload is refused with 413 as soon as it streams past this (or past its ticket\'s size)'),
+  MEDIA_UPLOAD_TICKET_SECONDS: setting(positiveInt, 900, 'how long an upload URL from `requestSongUpload` may be used (once)'),
+  MEDIA_URL_SECONDS: setting(positiveInt, 3600, "how long a signed playback URL (`Song.audio.url` of a song not on offer in a vote session) plays"),
+  S3_BUCKET: optional(nonEmpty, 'files under `MEDIA_DIR`', 'keep audio files in this S3 bucket (or an S3-compatible store) instead of `MEDIA_DIR`'),
+  S3_ENDPOINT: optional(z.url(), "AWS's endpoint for `S3_REGION`", 'an S3-compatible server (MinIO, R2, Ceph…)'),
+  S3_REGION: setting(nonEmpty, 'us-east-1', 'the bucket\'s region'),
+  S3_ACCESS_KEY_ID: optional(nonEmpty, "the AWS SDK's default credentials (environment, profile, instance role)", 'access key for `S3_BUCKET`, with `S3_SECRET_ACCESS_KEY`'),
+  S3_SECRET_ACCESS_KEY: optional(nonEmpty, '—', 'secret key for `S3_ACCESS_KEY_ID`'),
+  S3_FORCE_PATH_STYLE: setting(flag, 'false', '`true`: address the bucket as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>` (most self-hosted S3-compatible servers)'),
   SHUTDOWN_TIMEOUT_SECONDS: setting(positive, 10, 'after SIGTERM, the most the drain may take before the process exits anyway'),
 } satisfies Record<string, Setting>;
 
@@ -321,6 +331,23 @@ function toConfig(e: ParsedEnv) {
       pollMs: e.OUTBOX_POLL_MS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
+    /** Songs' audio: where files are kept, and the bounds of uploads and signed URLs. */
+    media: {
+      maxBytes: e.MEDIA_MAX_BYTES,
+      uploadTicketSeconds: e.MEDIA_UPLOAD_TICKET_SECONDS,
+      urlSeconds: e.MEDIA_URL_SECONDS,
+      storage: e.S3_BUCKET
+        ? {
+            kind: 's3' as const,
+            bucket: e.S3_BUCKET,
+            endpoint: e.S3_ENDPOINT,
+            region: e.S3_REGION,
+            credentials:
+              e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY } : undefined,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          }
+        : { kind: 'fs' as const, dir: e.MEDIA_DIR },
+    },
     /** The Telegram channel; undefined (off) unless the bot's token, username and webhook secret are all set. */
     telegram:
       e.TELEGRAM_BOT_TOKEN && e.TELEGRAM_BOT_USERNAME && e.TELEGRAM_WEBHOOK_SECRET
@@ -360,6 +387,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const telegram = [e.TELEGRAM_BOT_TOKEN, e.TELEGRAM_BOT_USERNAME, e.TELEGRAM_WEBHOOK_SECRET].filter(Boolean).length;
   if (telegram > 0 && telegram < 3) {
     throw new Error('Invalid configuration: Telegram needs TELEGRAM_BOT_TOKEN, TELEGRAM_BOT_USERNAME and TELEGRAM_WEBHOOK_SECRET together (or none of them)');
+  }
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
+    throw new Error('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or leave both unset for the AWS SDK\'s default credentials)');
   }
   if (e.WEB_CONCURRENCY > 1 && (!e.DATABASE_URL || !e.REDIS_URL)) {
     const missing = [!e.DATABASE_URL && 'DATABASE_URL', !e.REDIS_URL && 'REDIS_URL'].filter(Boolean).join(' and ');

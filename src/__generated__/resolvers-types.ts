@@ -11,6 +11,7 @@ import type { StaffMemberRow as StaffMemberRowRow } from '../modules/staff/loade
 import type { NightFigures as NightFiguresRow, VotingFiguresModel as VotingFiguresModelRow } from '../modules/reports/figures.js';
 import type { VoteResultsSnapshot as VoteResultsSnapshotRow } from '../modules/voting/results-store.js';
 import type { VoteResultModel as VoteResultModelRow } from '../modules/voting/results.js';
+import type { SongAudioModel as SongAudioModelRow, UploadTicket as UploadTicketRow } from '../modules/music/service.js';
 import type { Context } from '../graphql/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -228,6 +229,8 @@ export type Club = {
   /** Nights of the club, earliest first. */
   nights: NightConnection;
   slug: Scalars['String']['output'];
+  /** The club's songs by title (any case), then id; `search` matches a part of the title or artist, any case. */
+  songs: SongConnection;
   /** Hosts and managers kept by Nightgraph, earliest added first (the club's managers). */
   staff?: Maybe<Array<StaffMember>>;
   /** Tables on the floor plan, by label. */
@@ -240,6 +243,13 @@ export type Club = {
 export type ClubNightsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type ClubSongsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  search?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type ClubConnection = {
@@ -487,6 +497,13 @@ export type Mutation = {
    */
   removeStaff: Scalars['Boolean']['output'];
   /**
+   * A single-use URL to upload the song's audio file to (its club's managers): `bytes` is the
+   * file's exact size, at most MEDIA_MAX_BYTES, and `contentType` an audio type. The file's
+   * type is checked from its own bytes; `Song.audio` changes once the upload is complete,
+   * replacing any earlier file.
+   */
+  requestSongUpload: UploadTicket;
+  /**
    * Takes a table off the floor plan (its club's managers): no new bookings, gone from the
    * plan of nights that start later; nothing that points at it is deleted. CONFLICT, with the
    * ids in `extensions.bookingIds`, while it has a held or confirmed booking on a night to come.
@@ -643,6 +660,13 @@ export type MutationRegisterWebhookArgs = {
 export type MutationRemoveStaffArgs = {
   clubId: Scalars['ID']['input'];
   subject: Scalars['String']['input'];
+};
+
+
+export type MutationRequestSongUploadArgs = {
+  bytes: Scalars['Int']['input'];
+  contentType: Scalars['String']['input'];
+  songId: Scalars['ID']['input'];
 };
 
 
@@ -965,8 +989,43 @@ export type SendCampaignInput = {
 export type Song = {
   __typename?: 'Song';
   artist: Scalars['String']['output'];
+  /**
+   * The song's audio file, null until one is uploaded. Everyone may hear a song on offer in its
+   * club's active vote session; any other song only the club's staff (FORBIDDEN otherwise).
+   */
+  audio?: Maybe<SongAudio>;
   id: Scalars['ID']['output'];
   title: Scalars['String']['output'];
+};
+
+/** An audio file attached to a song, as it was found while it streamed in. */
+export type SongAudio = {
+  __typename?: 'SongAudio';
+  bytes: Scalars['Int']['output'];
+  /** Sniffed from the file's own bytes, e.g. audio/mpeg, audio/flac, audio/wav. */
+  contentType: Scalars['String']['output'];
+  /** Read from the file's own metadata; null when it does not say. */
+  durationSeconds?: Maybe<Scalars['Float']['output']>;
+  /** Hex SHA-256 of the file's bytes; the playback URL's ETag. */
+  sha256: Scalars['String']['output'];
+  uploadedAt: Scalars['DateTime']['output'];
+  /**
+   * Where to GET the file (Range requests, ETag). Plain for a song on offer in an active vote
+   * session; otherwise signed, and it plays until MEDIA_URL_SECONDS after this answer.
+   */
+  url: Scalars['String']['output'];
+};
+
+export type SongConnection = {
+  __typename?: 'SongConnection';
+  edges: Array<SongEdge>;
+  pageInfo: PageInfo;
+};
+
+export type SongEdge = {
+  __typename?: 'SongEdge';
+  cursor: Scalars['String']['output'];
+  node: Song;
 };
 
 export type SongVotes = {
@@ -1157,6 +1216,14 @@ export type UpdateTableInput = {
   y?: InputMaybe<Scalars['Int']['input']>;
   /** Null clears the zone. */
   zone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Where to PUT a song's audio file: the body goes straight to storage, never through GraphQL. */
+export type UploadTicket = {
+  __typename?: 'UploadTicket';
+  expiresAt: Scalars['DateTime']['output'];
+  /** `PUT` the file here, once, before `expiresAt` (see docs/api.md, Music library). */
+  url: Scalars['String']['output'];
 };
 
 export type User = {
@@ -1429,6 +1496,9 @@ export type ResolversTypes = {
   ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: ResolverTypeWrapper<SongRow>;
+  SongAudio: ResolverTypeWrapper<SongAudioModelRow>;
+  SongConnection: ResolverTypeWrapper<Omit<SongConnection, 'edges'> & { edges: Array<ResolversTypes['SongEdge']> }>;
+  SongEdge: ResolverTypeWrapper<Omit<SongEdge, 'node'> & { node: ResolversTypes['Song'] }>;
   SongVotes: ResolverTypeWrapper<Omit<SongVotes, 'song'> & { song: ResolversTypes['Song'] }>;
   StaffMember: ResolverTypeWrapper<StaffMemberRowRow>;
   StaffRole: StaffRole;
@@ -1450,6 +1520,7 @@ export type ResolversTypes = {
   UpdateClubInput: UpdateClubInput;
   UpdateNightInput: UpdateNightInput;
   UpdateTableInput: UpdateTableInput;
+  UploadTicket: ResolverTypeWrapper<UploadTicketRow>;
   User: ResolverTypeWrapper<UserModelRow>;
   Vote: ResolverTypeWrapper<VoteRow>;
   VoteResult: ResolverTypeWrapper<VoteResultModelRow>;
@@ -1528,6 +1599,9 @@ export type ResolversParentTypes = {
   ScheduleNightInput: ScheduleNightInput;
   SendCampaignInput: SendCampaignInput;
   Song: SongRow;
+  SongAudio: SongAudioModelRow;
+  SongConnection: Omit<SongConnection, 'edges'> & { edges: Array<ResolversParentTypes['SongEdge']> };
+  SongEdge: Omit<SongEdge, 'node'> & { node: ResolversParentTypes['Song'] };
   SongVotes: Omit<SongVotes, 'song'> & { song: ResolversParentTypes['Song'] };
   StaffMember: StaffMemberRowRow;
   StartVoteSessionInput: StartVoteSessionInput;
@@ -1547,6 +1621,7 @@ export type ResolversParentTypes = {
   UpdateClubInput: UpdateClubInput;
   UpdateNightInput: UpdateNightInput;
   UpdateTableInput: UpdateTableInput;
+  UploadTicket: UploadTicketRow;
   User: UserModelRow;
   Vote: VoteRow;
   VoteResult: VoteResultModelRow;
@@ -1654,6 +1729,7 @@ export type ClubResolvers<ContextType = Context, ParentType extends ResolversPar
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   nights?: Resolver<ResolversTypes['NightConnection'], ParentType, ContextType, Partial<ClubNightsArgs>>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  songs?: Resolver<ResolversTypes['SongConnection'], ParentType, ContextType, Partial<ClubSongsArgs>>;
   staff?: Resolver<Maybe<Array<ResolversTypes['StaffMember']>>, ParentType, ContextType>;
   tables?: Resolver<Array<ResolversTypes['Table']>, ParentType, ContextType>;
   timezone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1751,6 +1827,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   recordDeposit?: Resolver<ResolversTypes['Deposit'], ParentType, ContextType, RequireFields<MutationRecordDepositArgs, 'input'>>;
   registerWebhook?: Resolver<ResolversTypes['WebhookRegistration'], ParentType, ContextType, Partial<MutationRegisterWebhookArgs>>;
   removeStaff?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveStaffArgs, 'clubId' | 'subject'>>;
+  requestSongUpload?: Resolver<ResolversTypes['UploadTicket'], ParentType, ContextType, RequireFields<MutationRequestSongUploadArgs, 'bytes' | 'contentType' | 'songId'>>;
   retireTable?: Resolver<ResolversTypes['Table'], ParentType, ContextType, RequireFields<MutationRetireTableArgs, 'id'>>;
   scheduleNight?: Resolver<ResolversTypes['Night'], ParentType, ContextType, RequireFields<MutationScheduleNightArgs, 'input'>>;
   sendCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationSendCampaignArgs, 'input'>>;
@@ -1862,8 +1939,28 @@ export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTy
 
 export type SongResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Song'] = ResolversParentTypes['Song']> = {
   artist?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  audio?: Resolver<Maybe<ResolversTypes['SongAudio']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SongAudioResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SongAudio'] = ResolversParentTypes['SongAudio']> = {
+  bytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  durationSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  uploadedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SongConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SongConnection'] = ResolversParentTypes['SongConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['SongEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type SongEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SongEdge'] = ResolversParentTypes['SongEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Song'], ParentType, ContextType>;
 };
 
 export type SongVotesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SongVotes'] = ResolversParentTypes['SongVotes']> = {
@@ -1954,6 +2051,11 @@ export type TrackedStreamerEdgeResolvers<ContextType = Context, ParentType exten
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Streamer'], ParentType, ContextType>;
   trackedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type UploadTicketResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UploadTicket'] = ResolversParentTypes['UploadTicket']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
@@ -2079,6 +2181,9 @@ export type Resolvers<ContextType = Context> = {
   Query?: QueryResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
   Song?: SongResolvers<ContextType>;
+  SongAudio?: SongAudioResolvers<ContextType>;
+  SongConnection?: SongConnectionResolvers<ContextType>;
+  SongEdge?: SongEdgeResolvers<ContextType>;
   SongVotes?: SongVotesResolvers<ContextType>;
   StaffMember?: StaffMemberResolvers<ContextType>;
   Streamer?: StreamerResolvers<ContextType>;
@@ -2092,6 +2197,7 @@ export type Resolvers<ContextType = Context> = {
   TelegramStatus?: TelegramStatusResolvers<ContextType>;
   TrackedStreamerConnection?: TrackedStreamerConnectionResolvers<ContextType>;
   TrackedStreamerEdge?: TrackedStreamerEdgeResolvers<ContextType>;
+  UploadTicket?: UploadTicketResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Vote?: VoteResolvers<ContextType>;
   VoteResult?: VoteResultResolvers<ContextType>;

@@ -11,3 +11,4 @@ export * from './schema/notifications.js';
 export * from './schema/outbox.js';
 export * from './schema/telegram.js';
 export * from './schema/reports.js';
+export * from './schema/music.js';

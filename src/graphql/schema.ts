@@ -14,6 +14,7 @@ import { telegramResolvers } from '../modules/telegram/resolvers.js';
 import { streamerResolvers } from '../modules/streamers/resolvers.js';
 import { userResolvers } from '../modules/users/resolvers.js';
 import { votingResolvers } from '../modules/voting/resolvers.js';
+import { musicResolvers } from '../modules/music/resolvers.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
 
@@ -40,6 +41,7 @@ const moduleResolvers: Resolvers[] = [
   checkinResolvers,
   streamerResolvers,
   votingResolvers,
+  musicResolvers,
   notificationResolvers,
   telegramResolvers,
   reportResolvers,

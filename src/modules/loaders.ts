@@ -11,6 +11,7 @@ import { createStreamerLoaders } from './streamers/loaders.js';
 import { createTelegramLoaders } from './telegram/loaders.js';
 import { createUserLoaders } from './users/loaders.js';
 import { createVotingLoaders } from './voting/loaders.js';
+import { createMusicLoaders } from './music/loaders.js';
 import type { Memberships } from './staff/memberships.js';
 import type { VoteResultsStore } from './voting/results-store.js';
 
@@ -34,6 +35,7 @@ const groups = [
   (d: LoaderDeps) => createUserLoaders(d.db, d.options),
   (d: LoaderDeps) => createNotificationLoaders(d.db, d.options),
   (d: LoaderDeps) => createTelegramLoaders(d.db, d.options),
+  (d: LoaderDeps) => createMusicLoaders(d.db, d.options),
 ] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -11,6 +11,7 @@ import type { Memberships } from './staff/memberships.js';
 import type { SyncSettings } from './streamers/sync.js';
 import type { TelegramChannel } from './telegram/channel.js';
 import type { VoteResultsStore } from './voting/results-store.js';
+import type { MediaServices } from './music/media.js';
 
 /**
  * What a service call runs with: the database, who is asking, and this request's loaders.
@@ -34,6 +35,8 @@ export interface Scope {
   /** Wakes outbox workers after a commit; a user's live notifications. */
   notifications: NotificationHub;
   settings: { holdTtlSeconds: number; wishlistSync: SyncSettings };
+  /** Songs' audio files: storage, signed URLs and upload bounds. */
+  media: MediaServices;
   /** The bot, when Telegram is configured. */
   telegram: TelegramChannel | undefined;
 }

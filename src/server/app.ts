@@ -45,6 +45,12 @@ import { createBotApi } from '../modules/telegram/bot-api.js';
 import { createTelegramChannel } from '../modules/telegram/channel.js';
 import { markBlocked } from '../modules/telegram/service.js';
 import { createTelegramWebhook } from './telegram-webhook.js';
+import { openMediaStorage } from '../platform/media-storage.js';
+import { createMediaSigner } from '../modules/music/signing.js';
+import type { MediaServices } from '../modules/music/media.js';
+import { createMediaRoutes } from './media-routes.js';
+import { createSongUploadRoute } from './song-upload.js';
+import { createSongPlaybackRoute } from './song-playback.js';
 
 const LIVE_RECONCILE_MS = 5_000;
 
@@ -199,12 +205,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         cleanups.push(() => scheduler.stop());
       }
 
+      // Media URLs are signed with a key derived from the token secret; with an identity
+      // provider and no JWT_SECRET, from the one generated under DATA_DIR (set JWT_SECRET
+      // when several instances must accept each other's URLs).
+      const tokenSecret = resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message));
       const tokens = createTokenService(
         {
           ...config.tokenClaims,
-          ...(config.identityProvider
-            ? { provider: config.identityProvider }
-            : { secret: resolveJwtSecret(config.jwtSecret, config.dataDir, (message) => logger.warn(message)) }),
+          ...(config.identityProvider ? { provider: config.identityProvider } : { secret: tokenSecret }),
         },
         {
           onFetch(document, outcome) {
@@ -228,6 +236,18 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       await apollo.start();
       cleanups.push(() => apollo.stop());
 
+      const storage = openMediaStorage(config.media.storage);
+      cleanups.push(() => storage.close());
+      /** The listening address is known only after `listen`; PUBLIC_URL, when set, is known now. */
+      let origin = config.publicUrl?.replace(/\/+$/, '') ?? `http://localhost:${config.port}`;
+      const media: MediaServices = {
+        storage,
+        signer: createMediaSigner(tokenSecret),
+        maxBytes: config.media.maxBytes,
+        uploadTicketSeconds: config.media.uploadTicketSeconds,
+        urlSeconds: config.media.urlSeconds,
+        origin: () => origin,
+      };
       const loaderOptions = { batch: config.loaderBatching };
       const memberships = createMemberships(handle.db, store, (error) => logger.warn({ err: error }, 'could not mark staff memberships as changed'));
       const settings = { holdTtlSeconds: config.bookings.holdTtlSeconds, wishlistSync: config.wishlistSync };
@@ -248,6 +268,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           reports,
           notifications,
           settings,
+          media,
           telegram,
           sqlStats,
           availabilityVersions: new Map(),
@@ -298,6 +319,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           graphql: handleGraphQL,
           eventStream: eventStreams.handle,
           telegramWebhook: telegram && config.telegram ? createTelegramWebhook({ db: handle.db, channel: telegram, secret: config.telegram.webhookSecret, logger }) : undefined,
+          mediaRoutes: createMediaRoutes(
+            createSongUploadRoute(() => contextFor({ kind: 'anonymous' }), logger),
+            createSongPlaybackRoute(() => contextFor({ kind: 'anonymous' }), logger),
+          ),
           hallRoutes,
           readiness: { stopping: () => stopping !== undefined, database: handle, redisHealth },
           metrics: deps.exposeMetrics?.(metrics.registry) ?? metrics.registry,
@@ -317,6 +342,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         server.listen(config.port, config.host, () => resolve());
       });
       const port = (server.address() as AddressInfo).port;
+      if (!config.publicUrl) origin = `http://localhost:${port}`;
       const url = `${config.publicUrl ?? `http://localhost:${port}`}/graphql`;
       logger.info({ url, database: handle.kind, redis: Boolean(config.redis), trustedDocuments: trustedMode }, 'nightgraph listening');
       return { url, port, db: handle.db, dbKind: handle.kind, tokens, pubsub, availability, scopeFor: contextFor, seeded };

@@ -3,6 +3,7 @@ import type { DatabaseHandle } from '../db/client.js';
 import type { Logger } from '../platform/logger.js';
 import type { RedisHealth } from '../platform/redis.js';
 import type { createHallRoutes } from './hall-routes.js';
+import type { createMediaRoutes } from './media-routes.js';
 import type { MetricsExposition } from './metrics.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -24,6 +25,8 @@ export interface RouteDeps {
   eventStream: Route;
   /** Serves `/telegram/webhook` (updates from Telegram); undefined when Telegram is off. */
   telegramWebhook?: Route | undefined;
+  /** Song uploads and playback; tried for every other path first, answers whether it took the request. */
+  mediaRoutes: ReturnType<typeof createMediaRoutes>;
   /** Tried for every other path; answers whether it took the request. */
   hallRoutes: ReturnType<typeof createHallRoutes>;
   readiness: Readiness;
@@ -33,11 +36,11 @@ export interface RouteDeps {
 }
 
 /**
- * The HTTP request listener: `/graphql`, `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, then the hall
- * pages; anything else is a 404, and a route that fails is a 500 (or a cut connection once
+ * The HTTP request listener: `/graphql`, `/graphql/stream`, `/healthz`, `/readyz`, `/metrics`, then song
+ * uploads and playback, then the hall pages; anything else is a 404, and a route that fails is a 500 (or a cut connection once
  * its response has begun).
  */
-export function createRequestListener({ graphql, eventStream, telegramWebhook, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
+export function createRequestListener({ graphql, eventStream, telegramWebhook, mediaRoutes, hallRoutes, readiness, metrics, logger }: RouteDeps): RequestListener {
   const routes: Record<string, Route> = {
     '/graphql': graphql,
     '/graphql/stream': eventStream,
@@ -73,7 +76,7 @@ export function createRequestListener({ graphql, eventStream, telegramWebhook, h
     const route = routes[path];
     const answered = route
       ? route(req, res).then(() => true)
-      : hallRoutes(req, res, path);
+      : mediaRoutes(req, res, path).then((done) => done || hallRoutes(req, res, path));
     answered.then((done) => {
       if (!done) sendJson(res, 404, { error: 'not found' });
     }).catch((error: unknown) => {

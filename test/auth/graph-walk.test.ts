@@ -19,6 +19,8 @@ import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
 import { allows, audiencesOf, readPolicy, type ObjectFacts, type Policy, type ViewerFacts } from '../support/policy.js';
 import { telegramLinks } from '../../src/db/schema.js';
+import { wavFile } from '../support/audio.js';
+import { putFile } from '../support/upload.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { subscribe } from '../support/ws.js';
 
@@ -104,6 +106,7 @@ describe('the graph, walked as every kind of viewer', () => {
     const one = async (query: ReturnType<typeof sql>) => (await executeRows<{ club: string | null; owner: string | null }>(app.db, query))[0];
     let found: { club: string | null; owner: string | null } | undefined;
     let clubs: string[] | undefined;
+    let onOffer: boolean | undefined;
     switch (type) {
       case 'Club': found = { club: id, owner: null }; break;
       case 'Table': found = await one(sql`select club_id as club, null as owner from tables where id = ${id}::uuid`); break;
@@ -119,7 +122,12 @@ describe('the graph, walked as every kind of viewer', () => {
       case 'WebhookRegistration': found = await one(sql`select null as club, user_id as owner from webhooks where id = ${id}::uuid`); break;
       case 'Vote': found = await one(sql`select s.club_id as club, v.user_id as owner from votes v join vote_sessions s on s.id = v.session_id where v.id = ${id}::uuid`); break;
       case 'VoteSession': found = await one(sql`select club_id as club, null as owner from vote_sessions where id = ${id}::uuid`); break;
-      case 'Song': found = await one(sql`select club_id as club, null as owner from songs where id = ${id}::uuid`); break;
+      case 'Song': {
+        found = await one(sql`select club_id as club, null as owner from songs where id = ${id}::uuid`);
+        const offered = await executeRows(app.db, sql`select 1 from vote_session_songs o join vote_sessions s on s.id = o.session_id and s.status = 'active' where o.song_id = ${id}::uuid`);
+        onOffer = offered.length > 0;
+        break;
+      }
       case 'User': {
         const rows = await executeRows<{ club: string }>(
           app.db,
@@ -134,7 +142,7 @@ describe('the graph, walked as every kind of viewer', () => {
       default: found = { club: null, owner: null };
     }
     if (!found) throw new Error(`${type} ${id} is not in the database`);
-    const result: ObjectFacts = { clubs: clubs ?? (found.club ? [found.club] : []), owner: found.owner };
+    const result: ObjectFacts = { clubs: clubs ?? (found.club ? [found.club] : []), owner: found.owner, ...(onOffer !== undefined && { onOffer }) };
     facts.set(key, result);
     return result;
   }
@@ -226,6 +234,17 @@ describe('the graph, walked as every kind of viewer', () => {
     await fx.deposits(session.id, hostAId, [20_000]);
     const songs = await fx.songs(clubA.id, ['Walk One', 'Walk Two']);
     const voteSession = await fx.voteSession(clubA.id, songs.map((s) => s.id));
+    // Audio on a song on offer (everyone hears it) and on one that is not (staff only); Club.songs(first: 2) reaches both.
+    const [offStage] = await fx.songs(clubA.id, ['Walk Backstage']);
+    for (const song of [songs[0]!, offStage!]) {
+      const file = wavFile(0.25);
+      const { requestSongUpload } = (await call(tokens.manager, 'mutation($s: ID!, $b: Int!) { requestSongUpload(songId: $s, contentType: "audio/wav", bytes: $b) { url } }', {
+        s: song.id,
+        b: file.length,
+      })) as { requestSongUpload: { url: string } };
+      const put = await putFile(requestSongUpload.url, file);
+      if (put.status !== 201) throw new Error(`walk fixture upload: ${put.status} ${JSON.stringify(put.body)}`);
+    }
     await call(tokens.otherGuest, 'mutation($input: CastVoteInput!) { castVote(input: $input) { id } }', { input: { sessionId: voteSession.id, songId: songs[0]!.id } });
     const { sendCampaign } = (await call(tokens.manager, 'mutation($input: SendCampaignInput!) { sendCampaign(input: $input) { id } }', {
       input: { clubId: clubA.id, message: 'Walk campaign' },
@@ -257,6 +276,7 @@ describe('the graph, walked as every kind of viewer', () => {
       // Mutations whose answers reach types no query does; each is harmless to repeat.
       { label: 'castVote', kind: 'mutation', root: `castVote(input: { sessionId: ${id(voteSession.id)}, songId: ${id(songs[1]!.id)} })`, field: field('Mutation', 'castVote') },
       { label: 'linkTelegram', kind: 'mutation', root: 'linkTelegram', field: field('Mutation', 'linkTelegram') },
+      { label: 'requestSongUpload', kind: 'mutation', root: `requestSongUpload(songId: ${id(songs[1]!.id)}, contentType: "audio/mpeg", bytes: 1000)`, field: field('Mutation', 'requestSongUpload') },
       { label: 'registerWebhook', kind: 'mutation', root: 'registerWebhook(input: { url: "https://hooks.example.com/again" })', field: field('Mutation', 'registerWebhook') },
       { label: 'createAgent', kind: 'mutation', root: `createAgent(input: { userId: ${id(guestId)}, clubId: ${id(clubA.id)} })`, field: field('Mutation', 'createAgent') },
       { label: 'addGuest', kind: 'mutation', root: `addGuest(input: { nightId: ${id(nightA!.id)}, name: "Walk Again", agentCode: ${id(createAgent.code)} })`, field: field('Mutation', 'addGuest') },

@@ -78,6 +78,8 @@ describe('every string argument, fuzzed', () => {
       { name: 'createAgent', query: `mutation($u: ID!, $c: ID) { createAgent(input: { userId: $u, clubId: $c }) { id } }`, variables: { u: ids.userId, c: ids.clubId }, fuzz: ['u', 'c'] },
       { name: 'createSong', query: `mutation($i: CreateSongInput!) { createSong(input: $i) { id } }`, variables: { i: { clubId: ids.clubId, title: 'T', artist: 'A' } }, fuzz: ['i.clubId', 'i.title', 'i.artist'] },
       { name: 'startVoteSession', query: `mutation($i: StartVoteSessionInput!) { startVoteSession(input: $i) { id } }`, variables: { i: { clubId: ids.clubId, songIds: [ids.songId] } }, fuzz: ['i.clubId', 'i.songIds.0'] },
+      { name: 'requestSongUpload', query: `mutation($s: ID!, $t: String!) { requestSongUpload(songId: $s, contentType: $t, bytes: 1000) { url } }`, variables: { s: ids.songId, t: 'audio/mpeg' }, fuzz: ['s', 't'] },
+      { name: 'club songs', query: `query($slug: String!, $q: String, $a: String) { club(slug: $slug) { songs(search: $q, after: $a) { edges { node { id audio { url } } } } } }`, variables: { slug: club.slug, q: 'one', a: null }, fuzz: ['q', 'a'] },
       { name: 'endVoteSession', query: `mutation($id: ID!) { endVoteSession(id: $id) { id } }`, variables: { id: ids.voteId }, fuzz: ['id'] },
       { name: 'castVote', query: `mutation($i: CastVoteInput!) { castVote(input: $i) { id } }`, variables: { i: { sessionId: ids.voteId, songId: ids.songId } }, fuzz: ['i.sessionId', 'i.songId'] },
       { name: 'addStreamer', query: `mutation($i: AddStreamerInput!) { addStreamer(input: $i) { id } }`, variables: { i: { platform: 'twitch', handle: 'h', displayName: 'D', wishlistUrl: null } }, fuzz: ['i.platform', 'i.handle', 'i.displayName', 'i.wishlistUrl'] },

@@ -32,6 +32,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     HOST: '127.0.0.1',
     PORT: '0',
     DATA_DIR: dataDir,
+    MEDIA_DIR: join(dataDir, 'media'),
     JWT_SECRET: randomBytes(32).toString('hex'),
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'silent',

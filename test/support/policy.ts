@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /** Who may see a field, as the README's "Who may see what" table names them. */
-export type Audience = 'everyone' | 'signed in' | 'self' | 'staff' | 'managers' | 'admins' | 'as parent';
-const AUDIENCES: readonly Audience[] = ['everyone', 'signed in', 'self', 'staff', 'managers', 'admins', 'as parent'];
+export type Audience = 'everyone' | 'signed in' | 'self' | 'listeners' | 'staff' | 'managers' | 'admins' | 'as parent';
+const AUDIENCES: readonly Audience[] = ['everyone', 'signed in', 'self', 'listeners', 'staff', 'managers', 'admins', 'as parent'];
 
 /** type → field → audiences; a type whose row says `all` fields is under '*'. */
 export type Policy = Map<string, Map<string, Audience[]>>;
@@ -59,6 +59,8 @@ export interface ViewerFacts {
 export interface ObjectFacts {
   clubs: readonly string[];
   owner: string | null;
+  /** A song on offer in its club's active vote session (for `listeners`). */
+  onOffer?: boolean;
 }
 
 export function allows(audiences: readonly Audience[], viewer: ViewerFacts, object: ObjectFacts): boolean {
@@ -71,6 +73,8 @@ export function allows(audiences: readonly Audience[], viewer: ViewerFacts, obje
         return viewer.signedIn;
       case 'self':
         return viewer.userId !== null && viewer.userId === object.owner;
+      case 'listeners':
+        return object.onOffer === true;
       case 'staff':
         return object.clubs.some((club) => viewer.staffClubs.has(club));
       case 'managers':

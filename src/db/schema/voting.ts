@@ -26,7 +26,11 @@ export const songs = pgTable(
     artist: text('artist').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('songs_club_title_artist_key').on(t.clubId, t.title, t.artist)],
+  (t) => [
+    uniqueIndex('songs_club_title_artist_key').on(t.clubId, t.title, t.artist),
+    // Serves Club.songs: a club's catalogue by case-folded title, then id (its keyset).
+    index('songs_club_title_order_idx').on(t.clubId, sql`lower(${t.title}) collate "C"`, t.id),
+  ],
 );
 
 export const voteSessionStatuses = ['active', 'ended'] as const;

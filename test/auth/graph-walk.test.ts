@@ -26,7 +26,7 @@ import { subscribe } from '../support/ws.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const schema: GraphQLSchema = buildSchema(readFileSync(`${ROOT}schema.graphql`, 'utf8'));
-const policy: Policy = readPolicy(`${ROOT}README.md`);
+const policy: Policy = readPolicy(`${ROOT}docs/api.md`);
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 /** The production depth limit: the walk goes as deep as a client may. */
 const MAX_DEPTH = 10;

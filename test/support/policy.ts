@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-/** Who may see a field, as the README's "Who may see what" table names them. */
+/** Who may see a field, as the "Who may see what" table of docs/api.md names them. */
 export type Audience = 'everyone' | 'signed in' | 'self' | 'listeners' | 'staff' | 'managers' | 'admins' | 'as parent';
 const AUDIENCES: readonly Audience[] = ['everyone', 'signed in', 'self', 'listeners', 'staff', 'managers', 'admins', 'as parent'];
 
@@ -8,14 +8,15 @@ const AUDIENCES: readonly Audience[] = ['everyone', 'signed in', 'self', 'listen
 export type Policy = Map<string, Map<string, Audience[]>>;
 
 /**
- * Reads the policy table from the README: rows of `| types | fields | who |`, each type
- * and field in backticks, `all` for every field of an `as parent` type. Throws on a cell
- * it cannot read, so the table stays machine-readable.
+ * Reads the policy table from the `## Who may see what` section of a Markdown file (the
+ * API guide, docs/api.md), up to the next level-2 heading: rows of `| types | fields | who |`,
+ * each type and field in backticks, `all` for every field of an `as parent` type. Throws on
+ * a missing section or a cell it cannot read, so the table stays machine-readable.
  */
-export function readPolicy(readmePath: string): Policy {
-  const text = readFileSync(readmePath, 'utf8');
+export function readPolicy(markdownPath: string): Policy {
+  const text = readFileSync(markdownPath, 'utf8');
   const start = text.indexOf('## Who may see what');
-  if (start < 0) throw new Error('README has no "## Who may see what" section');
+  if (start < 0) throw new Error(`${markdownPath} has no "## Who may see what" section`);
   const end = text.indexOf('\n## ', start + 1);
   const lines = text.slice(start, end < 0 ? undefined : end).split('\n');
   const rows = lines.filter((line) => /^\| `/.test(line));
@@ -55,7 +56,7 @@ export interface ViewerFacts {
   managerClubs: ReadonlySet<string>;
 }
 
-/** What an object is, for the audiences' sake: its clubs and its owner (see the README's legend). */
+/** What an object is, for the audiences' sake: its clubs and its owner (see the table's legend in docs/api.md). */
 export interface ObjectFacts {
   clubs: readonly string[];
   owner: string | null;

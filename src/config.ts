@@ -205,6 +205,11 @@ export const settings = {
   S3_ACCESS_KEY_ID: optional(nonEmpty, "the AWS SDK's default credentials (environment, profile, instance role)", 'access key for `S3_BUCKET`, with `S3_SECRET_ACCESS_KEY`'),
   S3_SECRET_ACCESS_KEY: optional(nonEmpty, '—', 'secret key for `S3_ACCESS_KEY_ID`'),
   S3_FORCE_PATH_STYLE: setting(flag, 'false', '`true`: address the bucket as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>` (most self-hosted S3-compatible servers)'),
+  MIGRATE_ON_START: setting(
+    flag,
+    'true',
+    'apply pending migrations before serving; `false` when a one-shot `npm run migrate` (or `node dist/cli/migrate.js`) does it, and the server then refuses to start on an older schema',
+  ),
   SHUTDOWN_TIMEOUT_SECONDS: setting(positive, 10, 'after SIGTERM, the most the drain may take before the process exits anyway'),
 } satisfies Record<string, Setting>;
 
@@ -320,6 +325,7 @@ function toConfig(e: ParsedEnv) {
     trustedDocuments: { mode: e.TRUSTED_DOCUMENTS, file: e.TRUSTED_DOCUMENTS_FILE },
     slowStatementMs: e.SLOW_STATEMENT_MS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    migrateOnStart: e.MIGRATE_ON_START,
     outbox: {
       workers: e.OUTBOX_WORKERS,
       batchSize: e.OUTBOX_BATCH_SIZE,
@@ -372,12 +378,7 @@ export interface Config extends ReturnType<typeof toConfig> {}
  * components take the resulting object (or a part of it) as an argument.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Invalid configuration: ${problems}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(env);
   if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.REDIS_URL && !e.SINGLE_INSTANCE) {
     throw new Error(
       'Invalid configuration: DATABASE_URL without REDIS_URL in production — several instances would not see each ' +
@@ -403,4 +404,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error('Invalid configuration: JWT_SECRET is required when NODE_ENV=production, unless an identity provider signs the tokens (JWT_JWKS_URL or JWT_OIDC_ISSUER)');
   }
   return toConfig(e);
+}
+
+/**
+ * The database settings alone, for a step that only migrates (`npm run migrate`): every
+ * variable is parsed as for the server, but what only a serving instance needs (a JWT
+ * secret in production, Redis beside PostgreSQL) is not asked for.
+ */
+export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): Pick<Config, 'database' | 'logLevel'> {
+  const { database, logLevel } = toConfig(parseEnv(env));
+  return { database, logLevel };
+}
+
+function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return parsed.data;
 }

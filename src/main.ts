@@ -18,13 +18,16 @@ if (config.webConcurrency > 1 && cluster.isPrimary) {
   const worker = joinCluster();
   const logger = worker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
   // Before the app, so that its Redis connections and first requests are traced; one SDK per process.
-  const tracing = startTracing(config.tracing);
+  const tracing = await startTracing(config.tracing);
   const app = createApp(config, { logger, exposeMetrics: worker?.exposeMetrics });
   const running = await app.start();
 
   const banner = await startBanner(config, running);
   if (banner && worker) worker.announce(banner);
   else if (banner) process.stdout.write(banner);
+
+  /** pino writes asynchronously: the last lines would be lost to an immediate exit. */
+  const exitAfterLogs = (code: number) => logger.flush(() => process.exit(code));
 
   // The first SIGINT or SIGTERM (or, in a worker, the primary's word) stops gracefully within
   // SHUTDOWN_TIMEOUT_SECONDS (exit 0, or 1 if something had to be cut off); a second signal
@@ -43,11 +46,11 @@ if (config.webConcurrency > 1 && cluster.isPrimary) {
       .then(() => tracing.stop())
       .then(() => {
         logger.info('stopped');
-        process.exit(0);
+        exitAfterLogs(0);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, 'shutdown did not finish cleanly');
-        process.exit(1);
+        exitAfterLogs(1);
       });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { executeRows } from './any.js';
 import type { DatabaseHandle } from './client.js';
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -27,4 +30,22 @@ export async function migrate(handle: DatabaseHandle): Promise<void> {
   } finally {
     await client.end({ timeout: 5 });
   }
+}
+
+/**
+ * How many of the repository's migrations the database has not applied yet (all of them
+ * on an empty database): for a server started with MIGRATE_ON_START=false, which must not
+ * run on a schema older than its code.
+ */
+export async function pendingMigrations(handle: DatabaseHandle): Promise<number> {
+  const journal = JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  let applied = 0;
+  try {
+    // Drizzle's own bookkeeping, in both drivers' migrators.
+    const [row] = await executeRows<{ count: number }>(handle.db, sql`select count(*)::int as count from drizzle.__drizzle_migrations`);
+    applied = row?.count ?? 0;
+  } catch {
+    // No bookkeeping table: nothing was ever applied.
+  }
+  return Math.max(0, journal.entries.length - applied);
 }

@@ -10,10 +10,6 @@ import {
   type Link,
   type Span,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { envDetector, resourceFromAttributes, detectResources } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /** Where traces go: the standard `OTEL_*` variables, read in config.ts. */
 export interface TracingOptions {
@@ -47,9 +43,17 @@ const EXPORT_ON_STOP_MS = 1_000;
  * AsyncLocalStorage context manager, so a span started while serving a request is the
  * parent of everything the request does. The resource carries `service.name`, and
  * whatever `OTEL_RESOURCE_ATTRIBUTES` adds. One per process: it registers the API's globals.
+ * The SDK is loaded only then: a server that traces nothing does not pay its start-up.
  */
-export function startTracing(options: TracingOptions): Tracing {
+export async function startTracing(options: TracingOptions): Promise<Tracing> {
   if (!options.tracesUrl) return { stop: async () => {} };
+  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { envDetector, resourceFromAttributes, detectResources }, { BatchSpanProcessor, NodeTracerProvider }] =
+    await Promise.all([
+      import('@opentelemetry/core'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-node'),
+    ]);
   const detected = detectResources({ detectors: [envDetector] });
   const provider = new NodeTracerProvider({
     resource: detected.merge(resourceFromAttributes({ 'service.name': options.serviceName })),

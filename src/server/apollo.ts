@@ -45,6 +45,10 @@ export function createApollo(schema: GraphQLSchema, config: Config, metrics: Met
     persistedQueries: config.persistedQueries ? (deps.persistedQueryCache ? { cache: deps.persistedQueryCache } : {}) : false,
     // Batched HTTP requests (an array body) are refused: one request, one operation, one set of limits.
     allowBatchedHttpRequests: false,
+    // The process's signals are main.ts's: it drains the whole app within
+    // SHUTDOWN_TIMEOUT_SECONDS. Apollo's own handler (on outside NODE_ENV=test) would stop
+    // Apollo alone and then kill the process with the signal again, cutting the drain short.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     // No "Did you mean …?" naming schema fields in production errors.
     hideSchemaDetailsFromClientErrors: !development,

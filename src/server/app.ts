@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseHandle } from '../db/client.js';
-import { migrate } from '../db/migrate.js';
+import { migrate, pendingMigrations } from '../db/migrate.js';
 import { seedDemoData } from '../modules/demo/seed.js';
 import type { Context } from '../graphql/context.js';
 import { buildSchema } from '../graphql/schema.js';
@@ -109,7 +109,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
       const handle = await openDatabase(config.database, { logger });
       cleanups.push(() => handle.close());
-      await migrate(handle);
+      if (config.migrateOnStart) {
+        await migrate(handle);
+      } else {
+        const pending = await pendingMigrations(handle);
+        if (pending > 0) {
+          throw new Error(`The database is ${pending} migration(s) behind this server: run \`npm run migrate\` (node dist/cli/migrate.js) first, or start with MIGRATE_ON_START=true`);
+        }
+      }
 
       const { pubsub: sharedPubSub, store: sharedStore, cache, pacer, redisClients, redisHealth, closeRedis } = await openSharedState(config, logger, (operation) =>
         metrics.redisErrors.inc({ operation }),
@@ -236,7 +243,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       await apollo.start();
       cleanups.push(() => apollo.stop());
 
-      const storage = openMediaStorage(config.media.storage);
+      const storage = await openMediaStorage(config.media.storage);
       cleanups.push(() => storage.close());
       /** The listening address is known only after `listen`; PUBLIC_URL, when set, is known now. */
       let origin = config.publicUrl?.replace(/\/+$/, '') ?? `http://localhost:${config.port}`;

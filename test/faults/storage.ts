@@ -23,7 +23,8 @@ export interface ProcessStorage {
   proxy: TcpProxy | undefined;
   token(subject: string, roles?: ('guest' | 'host' | 'manager' | 'admin')[], clubIds?: string[]): Promise<string>;
   use<T>(work: (handle: DatabaseHandle) => Promise<T>): Promise<T>;
-  start(env?: Record<string, string>): Promise<ServerProcess>;
+  /** Starts a server process on it (`launch`: another command than the development entry, see `startServerProcess`). */
+  start(env?: Record<string, string>, launch?: Parameters<typeof startServerProcess>[1]): Promise<ServerProcess>;
   remove(): Promise<void>;
 }
 
@@ -48,8 +49,8 @@ export async function processStorage(): Promise<ProcessStorage> {
       proxy,
       token,
       use: (work) => work(database.direct),
-      async start(extra = {}) {
-        const server = await startServerProcess({ ...env, ...extra });
+      async start(extra = {}, launch) {
+        const server = await startServerProcess({ ...env, ...extra }, launch);
         started.push(server);
         return server;
       },
@@ -83,8 +84,8 @@ export async function processStorage(): Promise<ProcessStorage> {
         await handle.close();
       }
     },
-    async start(extra = {}) {
-      const server = await startServerProcess({ ...env, ...extra });
+    async start(extra = {}, launch) {
+      const server = await startServerProcess({ ...env, ...extra }, launch);
       started.push(server);
       return server;
     },

@@ -36,12 +36,16 @@ async function freePort(): Promise<number> {
 /**
  * Starts `npm start`'s entry point as a separate process — another instance, as a load
  * balancer would run it — and waits until it is ready. A variable given as undefined is
- * left out of its environment.
+ * left out of its environment. `launch` runs another command instead (the production
+ * image's `CMD` in its own folder, `npm start`): the signals then go to that process.
  */
-export async function startServerProcess(env: Record<string, string | undefined>): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string | undefined>,
+  launch: { command: string; args: string[]; cwd: string } = { command: process.execPath, args: ['--import', 'tsx', 'src/main.ts'], cwd: root },
+): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
+  const child: ChildProcess = spawn(launch.command, launch.args, {
+    cwd: launch.cwd,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', HOST: '127.0.0.1', RATE_LIMIT_ENABLED: 'false', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import { fileTypeFromBuffer } from 'file-type';
-import { parseStream } from 'music-metadata';
 import { MediaRefusal } from './errors.js';
+
+/** The sniffer and the metadata parser, loaded with the first upload rather than at start-up. */
+let readers: Promise<[typeof import('file-type'), typeof import('music-metadata')]> | undefined;
+const loadReaders = () => (readers ??= Promise.all([import('file-type'), import('music-metadata')]));
 
 /** Enough of a file's start for every container signature file-type knows (its own sample size). */
 const SNIFF_BYTES = 4_100;
@@ -88,6 +90,7 @@ export class AudioIntake extends Transform {
   /** Sniffs the first bytes; an audio container starts the parser, anything else is refused. */
   private async startWith(head: Buffer): Promise<void> {
     this.head = [];
+    const [{ fileTypeFromBuffer }, { parseStream }] = await loadReaders();
     const sniffed = await fileTypeFromBuffer(head);
     if (!sniffed || !sniffed.mime.startsWith('audio/') || NOT_RECORDINGS.has(sniffed.mime)) {
       const found = sniffed ? `${sniffed.mime} (.${sniffed.ext})` : 'no known file type';

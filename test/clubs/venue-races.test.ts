@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookings, nights, outbox, tables, users } from '../../src/db/schema.js';
 import { codes, graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
-import { realRedis, realServers, startTestApp, type TestApp } from '../support/app.js';
+import { deleteKeys, realRedis, realServers, startTestApp, type TestApp } from '../support/app.js';
 import { freshDatabase, startFaultApp, type FaultApp } from '../faults/harness.js';
 
 const HOUR = 3_600_000;
@@ -99,12 +99,14 @@ describe.skipIf(!realServers || !realRedis)('staff removal across instances (nee
   let b: FaultApp;
   beforeAll(async () => {
     database = await freshDatabase();
-    const env = { DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, JWT_SECRET: 'y'.repeat(40), REDIS_KEY_PREFIX: `nightgraph-test:${crypto.randomUUID()}:` };
+    const env = { DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, JWT_SECRET: 'y'.repeat(40), REDIS_KEY_PREFIX: prefix };
     [a, b] = await Promise.all([startFaultApp(env), startFaultApp(env)]);
   });
+  const prefix = `nightgraph-test:${crypto.randomUUID()}:`;
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await database?.drop();
+    if (realRedis) await deleteKeys(process.env.REDIS_URL!, prefix);
   });
 
   it('refuses a removed host on their next request on the other instance', async () => {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clubs } from '../../src/db/schema.js';
-import { realRedis, realServers } from '../support/app.js';
+import { deleteKeys, realRedis, realServers } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { freshDatabaseOnly } from '../support/fresh-database.js';
 
@@ -11,16 +11,18 @@ describe.skipIf(!realServers || !realRedis)('instances starting together on an e
   beforeAll(async () => {
     database = await freshDatabaseOnly();
   });
+  const prefix = `nightgraph-test:${crypto.randomUUID()}:`;
   afterAll(async () => {
     await Promise.all(started.map((s) => s.stop()));
     await database?.drop();
+    if (realRedis) await deleteKeys(process.env.REDIS_URL!, prefix);
   });
 
   it('brings all four up, applies each migration once and loads the demo at most once', async () => {
     const env = {
       DATABASE_URL: database.url,
       REDIS_URL: process.env.REDIS_URL!,
-      REDIS_KEY_PREFIX: `nightgraph-test:${crypto.randomUUID()}:`,
+      REDIS_KEY_PREFIX: prefix,
       JWT_SECRET: 'z'.repeat(40),
       SEED_DEMO_DATA: 'true',
       WISHLIST_SYNC_ENABLED: 'false',

@@ -53,7 +53,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     async stop() {
       await app.stop();
       await database?.drop();
-      if (config.redis) await deleteKeys(config.redis.url, redisPrefix);
+      // The prefix the app ran with: the test's own unless it gave one (instances sharing keys).
+      if (config.redis) await deleteKeys(config.redis.url, config.redis.keyPrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

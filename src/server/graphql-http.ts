@@ -7,7 +7,7 @@ import type { Viewer } from '../platform/auth.js';
 import { inRequest, requestIdFrom, type RequestScope } from '../platform/logger.js';
 import { rateLimitKey, type RateLimiter } from '../platform/rate-limit.js';
 import { countSqlIn, newSqlStats, type SqlStats } from '../platform/sql-stats.js';
-import { inSpan, SpanKind, startSpan } from '../platform/tracing.js';
+import { inSpan, SpanKind, startSpan, tracingEnabled } from '../platform/tracing.js';
 import type { KnownOperations } from './known-operations.js';
 import type { Metrics } from './metrics.js';
 import { isPlainObject, type GraphQLBody, type ResponseCache } from './response-cache.js';
@@ -172,11 +172,14 @@ function withRequestScope(metrics: Metrics, handle: (req: IncomingMessage, res: 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const scope: RequestScope = { requestId: requestIdFrom(req.headers['x-request-id']) };
     res.setHeader('x-request-id', scope.requestId);
-    const traced = startSpan(unresolvedOperation, {
-      kind: SpanKind.SERVER,
-      carrier: req.headers,
-      attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'nightgraph.request_id': scope.requestId },
-    });
+    // Checked here so that an untraced request does not even build the span's attributes.
+    const traced = tracingEnabled()
+      ? startSpan(unresolvedOperation, {
+          kind: SpanKind.SERVER,
+          carrier: req.headers,
+          attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': '/graphql', 'nightgraph.request_id': scope.requestId },
+        })
+      : undefined;
     scope.span = traced?.span;
     const started = performance.now();
     let failed = false;

@@ -1,11 +1,11 @@
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client';
-import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../support/client.js';
 import { fixtures, type Fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { within } from '../support/bounded.js';
 import { counterValue, sample, scrape } from '../support/metrics.js';
+import { sseSubscribe as sseStream } from '../support/sse.js';
 
 const HOLD = `mutation($input: HoldTableInput!) { holdTable(input: $input) { id } }`;
 const SUBSCRIPTION = `subscription($nightId: ID!) { availabilityChanged(nightId: $nightId) { version tables { state } } }`;
@@ -28,28 +28,7 @@ async function until(results: Result[], predicate: (r: Result[]) => boolean, wha
 
 /** Subscribes with graphql-sse's own client, in the mode given. */
 function sseSubscribe(app: TestApp, mode: 'distinct' | 'single', query: string, variables: Record<string, unknown>, token?: string) {
-  const client = createClient({
-    url: `${app.url}/stream`,
-    singleConnection: mode === 'single',
-    retryAttempts: 0,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-  });
-  const results: Result[] = [];
-  let failure: unknown;
-  let completed = false;
-  const dispose = client.subscribe(
-    { query, variables },
-    { next: (r) => void results.push(r as Result), error: (e) => void (failure = e), complete: () => void (completed = true) },
-  );
-  return {
-    results,
-    failure: () => failure,
-    completed: () => completed,
-    close() {
-      dispose();
-      client.dispose();
-    },
-  };
+  return sseStream(app.url, { singleConnection: mode === 'single', token }, { query, variables });
 }
 
 /** Subscribes with Apollo Client over its HttpLink: the multipart protocol. */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
-import { createClient as createSseClient } from 'graphql-sse';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelBookingDocument, LiveFloorPlanDocument, NightFloorPlanDocument } from '../../src/__generated__/client/graphql.js';
@@ -12,6 +11,7 @@ import { within } from '../support/bounded.js';
 import { fixtures } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { counterValue, scrape } from '../support/metrics.js';
+import { sseSubscribe as sseStream } from '../support/sse.js';
 import { capturingLogger, createStorage, startOwnApp, type OwnApp, type Storage } from './support.js';
 
 const FREE_TEXT = 'query Clubs { clubs(first: 1) { edges { node { id } } } }';
@@ -65,26 +65,8 @@ async function rawSocket(url: string) {
   return { socket, messages, next, send: (message: unknown) => socket.send(JSON.stringify(message)) };
 }
 
-/** Subscribes with graphql-sse's own client; `request` as it would send it. */
 function sseSubscribe(app: { url: string }, singleConnection: boolean, request: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> }) {
-  const client = createSseClient({ url: `${app.url}/stream`, singleConnection, retryAttempts: 0 });
-  const results: Body[] = [];
-  let failure: unknown;
-  let completed = false;
-  const dispose = client.subscribe(request, {
-    next: (r) => void results.push(r as Body),
-    error: (e) => void (failure = e),
-    complete: () => void (completed = true),
-  });
-  return {
-    results,
-    failure: () => failure,
-    completed: () => completed,
-    close() {
-      dispose();
-      client.dispose();
-    },
-  };
+  return sseStream(app.url, { singleConnection }, request);
 }
 
 describe('TRUSTED_DOCUMENTS=enforce', () => {

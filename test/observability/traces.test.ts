@@ -162,8 +162,10 @@ describe('traces (OpenTelemetry over OTLP/HTTP)', () => {
     const delivery = receiver.spans.find((s) => s.spanId === deliverySpanId)!;
     expect(delivery).toMatchObject({ name: 'outbox deliver notification', attributes: { 'messaging.destination.name': 'notification', 'nightgraph.outbox.attempt': 1 } });
     expect(delivery.links).toEqual([{ traceId: caller.traceId, spanId: mutation.spanId }]);
-    const batch = receiver.spans.find((s) => s.spanId === delivery.parentSpanId);
-    expect(batch?.name).toBe('outbox deliver batch');
+    // The batch span ends after the deliveries in it, so it may reach the receiver in a later export.
+    await until('the delivery batch span', () => receiver.spans.some((s) => s.spanId === delivery.parentSpanId));
+    const batch = receiver.spans.find((s) => s.spanId === delivery.parentSpanId)!;
+    expect(batch.name).toBe('outbox deliver batch');
   });
 
   it('exports nothing but OTLP/HTTP JSON of traces', () => {

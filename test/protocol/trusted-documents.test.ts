@@ -163,6 +163,7 @@ describe('TRUSTED_DOCUMENTS=enforce', () => {
         expect(refused.results.map(codeOf)).toEqual([['TRUSTED_DOCUMENT_REQUIRED']]);
         await until('the refused stream to complete', () => refused.completed());
         await until('the trusted snapshot', () => trusted.results.length > 0 || trusted.failure() !== undefined);
+        expect(trusted.failure()).toBeUndefined();
         expect(trusted.results[0]!.data.availabilityChanged).toMatchObject({ nightId, version: 0 });
       } finally {
         refused.close();

@@ -11,7 +11,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createApp, type RunningApp } from '../../src/server/app.js';
-import { createDatabase } from '../support/app.js';
+import { createDatabase, deleteKeys } from '../support/app.js';
 
 /** `redis-server` on this machine, for tests that run a Redis of their own; undefined if none. */
 export const redisServerBinary = (() => {
@@ -125,6 +125,8 @@ export async function startFaultApp(env: Record<string, string>): Promise<FaultA
     async stop() {
       try {
         await app.stop();
+        // The shared Redis keeps nothing of the test's (a private one the test started goes away whole).
+        if (config.redis && config.redis.url === process.env.REDIS_URL) await deleteKeys(config.redis.url, config.redis.keyPrefix);
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }

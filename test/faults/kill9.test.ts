@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownTokenService } from '../../src/platform/tokens.js';
 import { graphql } from '../support/client.js';
 import { fixtures } from '../support/fixtures.js';
-import { realServers } from '../support/app.js';
+import { deleteKeys, realServers } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { freshDatabase, until } from './harness.js';
 
@@ -24,12 +24,14 @@ const rowsOf = <T>(result: unknown) => [...(result as T[])];
 describe.skipIf(!realServers)('kill -9 during confirms and deposits (needs real PostgreSQL: PGlite dies with the process)', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   const servers: ServerProcess[] = [];
+  const prefix = `nightgraph-test:${randomBytes(6).toString('hex')}:`;
   beforeAll(async () => {
     database = await freshDatabase();
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
     await database?.drop();
+    if (process.env.REDIS_URL) await deleteKeys(process.env.REDIS_URL, prefix);
   });
 
   it('keeps every mutation that answered success, applies none by half, and applies the rest once when retried', async () => {
@@ -67,7 +69,7 @@ describe.skipIf(!realServers)('kill -9 during confirms and deposits (needs real 
     const env = {
       DATABASE_URL: database.url,
       JWT_SECRET: secret,
-      REDIS_KEY_PREFIX: `nightgraph-test:${randomBytes(6).toString('hex')}:`,
+      REDIS_KEY_PREFIX: prefix,
       WISHLIST_SYNC_ENABLED: 'false',
       DB_POOL_MAX: '10',
     };

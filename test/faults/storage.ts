@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { ownTokenService } from '../../src/platform/tokens.js';
-import { realServers } from '../support/app.js';
+import { deleteKeys, realServers } from '../support/app.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { freshDatabase } from './harness.js';
@@ -58,6 +58,7 @@ export async function processStorage(): Promise<ProcessStorage> {
         await Promise.all(started.map((s) => s.stop()));
         await proxy.close();
         await database.drop();
+        if (process.env.REDIS_URL) await deleteKeys(process.env.REDIS_URL, base.REDIS_KEY_PREFIX);
       },
     };
   }

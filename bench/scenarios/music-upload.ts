@@ -7,7 +7,7 @@ import { wavStream } from '../../test/support/audio.js';
 import { putFile } from '../../test/support/upload.js';
 import { insertClub, insertUser } from '../fixtures.js';
 import { graphql } from '../http.js';
-import { sampleMemory } from '../memory.js';
+import { sampleHeap, sampleMemory } from '../memory.js';
 import type { RunContext, Scenario, Summary } from '../scenario.js';
 
 // Eight managers upload a 40 MiB WAV file each at the same moment. Each body streams
@@ -57,16 +57,40 @@ async function run(ctx: RunContext, { token, songIds }: { token: string; songIds
     // One upload first, so the rise below is the uploads' and not the code paths' first use.
     await upload(songIds[UPLOADS]!, WARM_UP_BYTES);
     const memory = sampleMemory({ pid: server.pid, url: server.url });
+    const heap = sampleHeap(server.url);
     const before = await memory.now();
+    const heapBefore = await heap.now();
     memory.start();
+    heap.start();
+    const startedAt = performance.now();
     await Promise.all(songIds.slice(0, UPLOADS).map((songId) => upload(songId, FILE_BYTES)));
+    const seconds = (performance.now() - startedAt) / 1000;
     const peak = await memory.stop();
+    const heapPeak = await heap.stop();
     const rise = peak - before;
-    const line =
-      `${UPLOADS} parallel uploads of ${FILE_BYTES / MIB} MiB: RSS ${(before / MIB).toFixed(1)} → ${(peak / MIB).toFixed(1)} MiB peak, ` +
-      `rise ${(rise / MIB).toFixed(1)} MiB (bound ${BOUND_BYTES / MIB} MiB: ${rise <= BOUND_BYTES ? 'within' : 'exceeded'})`;
-    ctx.log(line);
-    return { lines: [line], fields: { uploads: UPLOADS, fileBytes: FILE_BYTES, rssBeforeBytes: before, rssPeakBytes: peak, rssRiseBytes: rise, boundBytes: BOUND_BYTES } };
+    const mib = (bytes: number) => (bytes / MIB).toFixed(1);
+    const lines = [
+      `${UPLOADS} parallel uploads of ${FILE_BYTES / MIB} MiB: RSS ${mib(before)} → ${mib(peak)} MiB peak, ` +
+        `rise ${mib(rise)} MiB (bound ${BOUND_BYTES / MIB} MiB: ${rise <= BOUND_BYTES ? 'within' : 'exceeded'}), all stored in ${seconds.toFixed(1)} s`,
+      `  V8 heap used ${mib(heapBefore.heapUsed)} → ${mib(heapPeak.heapUsed)} MiB peak; external (Buffers) ${mib(heapBefore.external)} → ${mib(heapPeak.external)} MiB peak`,
+    ];
+    for (const line of lines) ctx.log(line);
+    return {
+      lines,
+      fields: {
+        uploads: UPLOADS,
+        fileBytes: FILE_BYTES,
+        rssBeforeBytes: before,
+        rssPeakBytes: peak,
+        rssRiseBytes: rise,
+        boundBytes: BOUND_BYTES,
+        seconds,
+        heapUsedBeforeBytes: heapBefore.heapUsed,
+        heapUsedPeakBytes: heapPeak.heapUsed,
+        externalBeforeBytes: heapBefore.external,
+        externalPeakBytes: heapPeak.external,
+      },
+    };
   } finally {
     await server.stop();
     rmSync(mediaDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { collectEvery } from '../../platform/buffer-garbage.js';
 import { MediaRefusal } from './errors.js';
 
 /** The sniffer and the metadata parser, loaded with the first upload rather than at start-up. */
@@ -8,6 +9,9 @@ const loadReaders = () => (readers ??= Promise.all([import('file-type'), import(
 
 /** Enough of a file's start for every container signature file-type knows (its own sample size). */
 const SNIFF_BYTES = 4_100;
+
+/** Every 4 MiB streamed through any upload, the read chunks that are done with are collected. */
+const releaseChunks = collectEvery(4 * 1024 * 1024);
 
 /** Audio containers music-metadata reads a duration from; MIDI and tracker modules are scores, not recordings. */
 const NOT_RECORDINGS = new Set(['audio/midi', 'audio/x-it', 'audio/x-s3m', 'audio/x-xm']);
@@ -61,6 +65,7 @@ export class AudioIntake extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.received += chunk.length;
+    releaseChunks(chunk.length);
     if (this.received > this.limit.bytes) {
       return callback(new MediaRefusal('PAYLOAD_TOO_LARGE', `The file is larger than ${this.limit.what} (${this.limit.bytes} bytes)`));
     }
